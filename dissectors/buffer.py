@@ -1,0 +1,93 @@
+"""A read-only view over one frame's bytes that knows captured versus reported length.
+
+Every read is bounds-checked: reading past what was captured raises `Truncated` (the
+capture was cut by snaplen), and callers raise `Malformed` when a length field
+contradicts the packet. Nothing else may escape a dissector.
+"""
+from __future__ import annotations
+
+import struct
+
+_U16 = struct.Struct("!H").unpack_from
+_U32 = struct.Struct("!I").unpack_from
+_U64 = struct.Struct("!Q").unpack_from
+_U16LE = struct.Struct("<H").unpack_from
+_U32LE = struct.Struct("<I").unpack_from
+
+
+class DissectError(Exception):
+    """Base of the only two exceptions a dissector may raise."""
+
+
+class Truncated(DissectError):
+    """The captured bytes end before the protocol does (snaplen cut, short capture)."""
+
+
+class Malformed(DissectError):
+    """A value in the packet contradicts the packet itself (bad length, impossible field)."""
+
+
+class Buf:
+    """Captured bytes of one frame, with the length the wire actually carried.
+
+    `data` is the captured part; `reported` is the on-the-wire length (frame.len).
+    """
+
+    __slots__ = ("data", "reported")
+
+    def __init__(self, data: bytes, reported: int | None = None) -> None:
+        self.data = data
+        self.reported = len(data) if reported is None else max(reported, len(data))
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def need(self, off: int, n: int) -> None:
+        """Raise Truncated unless bytes [off, off+n) were captured."""
+        if off < 0 or n < 0 or off + n > len(self.data):
+            raise Truncated(f"need {n} bytes at offset {off}, captured {len(self.data)}")
+
+    def u8(self, off: int) -> int:
+        if off < 0 or off >= len(self.data):
+            raise Truncated(f"need 1 byte at offset {off}, captured {len(self.data)}")
+        return self.data[off]
+
+    def u16(self, off: int) -> int:
+        self.need(off, 2)
+        return _U16(self.data, off)[0]
+
+    def u32(self, off: int) -> int:
+        self.need(off, 4)
+        return _U32(self.data, off)[0]
+
+    def u64(self, off: int) -> int:
+        self.need(off, 8)
+        return _U64(self.data, off)[0]
+
+    def u16le(self, off: int) -> int:
+        self.need(off, 2)
+        return _U16LE(self.data, off)[0]
+
+    def u32le(self, off: int) -> int:
+        self.need(off, 4)
+        return _U32LE(self.data, off)[0]
+
+    def bytes(self, off: int, n: int) -> bytes:
+        self.need(off, n)
+        return bytes(self.data[off:off + n])
+
+    def rest(self, off: int) -> bytes:
+        """Captured bytes from off to the end (possibly empty); never raises."""
+        return bytes(self.data[off:]) if 0 <= off < len(self.data) else b""
+
+    def captured_after(self, off: int) -> int:
+        return max(0, len(self.data) - off)
+
+    def sub(self, off: int, length: int) -> "Buf":
+        """A new Buf for [off, off+length) of the reported packet (captured part clipped).
+
+        Offsets in the sub-buffer are relative; callers that need absolute positions keep
+        their base offset. Used by reassembly and by tunnels that limit a payload's length.
+        """
+        end = off + length
+        return Buf(self.data[off:min(end, len(self.data))], length)

@@ -1,0 +1,142 @@
+"""The frame layer: capture metadata as fields, then the link-layer dissector.
+
+`dissect_frame` is the single entry point for dissection. It never raises: `Truncated`
+and `Malformed` from any layer become expert items on the frame, every field added
+before the failure is kept, and the Info column says what happened, as Wireshark does.
+"""
+from __future__ import annotations
+
+from .buffer import Buf, Malformed, Truncated
+from .data import dissect_data
+from .dispatch import LINKTYPE
+from .fields import FT, Severity, expert, field, protocol
+from .packet import CaptureState, Packet
+from .tree import NULL_TREE, Node
+
+PROTO = protocol("frame", "Frame",
+                 explain="What the capture file recorded about the packet: when it arrived "
+                         "and how many bytes were on the wire versus kept.")
+INTERFACE_ID = field("frame.interface_id", "Interface id", FT.UINT32)
+ENCAP = field("frame.encap_type", "Encapsulation type", FT.INT32)
+TIME = field("frame.time", "Arrival Time", FT.ABSOLUTE_TIME)
+TIME_EPOCH = field("frame.time_epoch", "Epoch Time", FT.RELATIVE_TIME,
+                   blurb="Seconds since 1970-01-01 00:00:00 UTC")
+TIME_DELTA = field("frame.time_delta", "Time delta from previous captured frame",
+                   FT.RELATIVE_TIME,
+                   explain="A large gap before a packet in one connection is time nobody spent "
+                           "sending: an idle client, a server thinking, or a timer firing.")
+TIME_DELTA_DISPLAYED = field("frame.time_delta_displayed",
+                             "Time delta from previous displayed frame", FT.RELATIVE_TIME)
+TIME_RELATIVE = field("frame.time_relative", "Time since reference or first frame",
+                      FT.RELATIVE_TIME)
+NUMBER = field("frame.number", "Frame Number", FT.UINT32)
+LEN = field("frame.len", "Frame Length", FT.UINT32,
+            explain="Bytes on the wire. When it exceeds the capture length the capture was "
+                    "cut by a snap length and upper layers may be incomplete.")
+CAP_LEN = field("frame.cap_len", "Capture Length", FT.UINT32)
+MARKED = field("frame.marked", "Frame is marked", FT.BOOLEAN, tfs=("True", "False"))
+IGNORED = field("frame.ignored", "Frame is ignored", FT.BOOLEAN, tfs=("True", "False"))
+PROTOCOLS = field("frame.protocols", "Protocols in frame", FT.STRING,
+                  explain="The layers wirelens recognised, outermost first.")
+COMMENT = field("frame.comment", "Comment", FT.STRING, blurb="Packet comment from the file")
+
+MALFORMED = expert("_ws.malformed", "malformed", Severity.ERROR, "Malformed Packet",
+                   explain="A length or value in the packet contradicts the packet itself: "
+                           "a buggy sender, corruption, or a protocol wirelens misidentified.")
+TRUNCATED = expert("_ws.short", "malformed", Severity.WARN,
+                   "Packet size limited during capture",
+                   explain="The capture kept fewer bytes than the packet had (snap length), so "
+                           "higher layers are cut short. Capture with -s 0 to keep everything.")
+# tshark's column pseudo-fields, accepted by -e and filters.
+COL_PROTOCOL = field("_ws.col.Protocol", "Protocol", FT.STRING)
+COL_INFO = field("_ws.col.Info", "Info", FT.STRING)
+EXPERT_MESSAGE = field("_ws.expert.message", "Message", FT.STRING)
+
+
+def dissect_frame(data: bytes, *, number: int, ts_ns: int, origlen: int, linktype: int,
+                  state: CaptureState, iface: int = 0, comment: str | None = None,
+                  tree: bool = True, iface_name: str = "", prev_ts_ns: int | None = None,
+                  prev_displayed_ts_ns: int | None = None) -> tuple[Node | None, Packet]:
+    """Dissect one frame; return its tree (None when tree=False) and its context.
+
+    Must be called in frame order for frames not yet seen (the first pass); any frame
+    already seen may be dissected again at any time for its full tree. The previous
+    frame's times default to the state's (right for in-order dissection).
+    """
+    if prev_ts_ns is None and number > state.last_frame:
+        prev_ts_ns = state.prev_ts_ns
+    if prev_displayed_ts_ns is None:
+        prev_displayed_ts_ns = state.prev_displayed_ts_ns
+    buf = Buf(data, origlen)
+    pkt = Packet(number, ts_ns, len(data), buf.reported, linktype, iface, state)
+    if state.first_ts_ns is None:
+        state.first_ts_ns = ts_ns
+    root: Node | None = None
+    t = NULL_TREE
+    if tree:
+        bits = f"{buf.reported} bytes on wire ({buf.reported * 8} bits), " \
+               f"{len(data)} bytes captured ({len(data) * 8} bits)"
+        where = f" on interface {iface_name}, id {iface}" if iface_name else \
+            f" on interface {iface}"
+        root = Node(PROTO, 0, len(data), None, f"Frame {number}: {bits}{where}")
+        t = root
+        _frame_fields(root, pkt, comment, prev_ts_ns, prev_displayed_ts_ns)
+    pkt.enter("frame")
+    l2 = LINKTYPE.get(linktype) or dissect_data
+    try:
+        l2(buf, 0, buf.reported, t, pkt)
+    except Truncated:
+        _mark(t, pkt, TRUNCATED, f"{TRUNCATED.summary}: {pkt.current} truncated",
+              f"[Packet size limited during capture: {_proto_label(pkt.current)} truncated]")
+    except Malformed as e:
+        _mark(t, pkt, MALFORMED, f"Malformed Packet ({_proto_label(pkt.current)}): {e}",
+              "[Malformed Packet]")
+    except Exception as e:  # noqa: BLE001 - last line of defence, recorded for the tests
+        # A dissector bug must not take the whole capture down: the frame is shown as
+        # malformed and the bug is kept in hints so the property tests can fail on it.
+        pkt.hints["bug"] = repr(e)
+        _mark(t, pkt, MALFORMED, f"Malformed Packet ({_proto_label(pkt.current)}): {e!r}",
+              "[Malformed Packet]")
+    if root is not None:
+        node = root.find("frame.protocols")
+        if node is not None:
+            node.value = ":".join(p for p in pkt.layers[1:])
+    if not pkt.visited:
+        state.last_frame = number
+        state.prev_ts_ns = ts_ns
+    return root, pkt
+
+
+def _proto_label(proto: str) -> str:
+    return proto.upper() if len(proto) <= 4 else proto
+
+
+def _mark(t, pkt: Packet, spec, message: str, info: str) -> None:
+    pkt.note(spec)
+    if not pkt.fenced:
+        pkt.append_info(info)
+    pkt.layers.append("_ws.malformed" if spec is MALFORMED else "_ws.short")
+    if t:
+        t.add_expert(spec, 0, 0, message)
+
+
+def _frame_fields(root: Node, pkt: Packet, comment: str | None, prev: int | None,
+                  prev_disp: int | None) -> None:
+    st = pkt.state
+    ts = pkt.ts_ns
+    if comment:
+        root.add(COMMENT, 0, 0, comment)
+    root.add(INTERFACE_ID, 0, 0, pkt.iface)
+    root.add(ENCAP, 0, 0, pkt.linktype)
+    root.add(TIME, 0, 0, (ts // 1_000_000_000, ts % 1_000_000_000))
+    root.add(TIME_EPOCH, 0, 0, ts)
+    root.add(TIME_DELTA, 0, 0, ts - prev if prev is not None else 0)
+    root.add(TIME_DELTA_DISPLAYED, 0, 0, ts - prev_disp if prev_disp is not None else 0)
+    root.add(TIME_RELATIVE, 0, 0, ts - (st.first_ts_ns if st.first_ts_ns is not None else ts))
+    root.add(NUMBER, 0, 0, pkt.number)
+    root.add(LEN, 0, 0, pkt.length)
+    root.add(CAP_LEN, 0, 0, pkt.caplen)
+    root.add(MARKED, 0, 0, False)
+    root.add(IGNORED, 0, 0, False)
+    root.add(PROTOCOLS, 0, 0, "")
+
