@@ -45,7 +45,7 @@ class Packet:
     __slots__ = ("number", "ts_ns", "caplen", "length", "linktype", "iface", "state", "visited",
                  "col_protocol", "info", "fenced", "layers", "net_src", "net_dst", "net_ver",
                  "ip_proto", "srcport", "dstport", "ptype", "experts", "max_severity",
-                 "current", "tcp", "udp", "in_error", "hints")
+                 "current", "tcp", "udp", "in_error", "hints", "sources")
 
     def __init__(self, number: int, ts_ns: int, caplen: int, length: int, linktype: int,
                  iface: int, state: CaptureState) -> None:
@@ -75,6 +75,14 @@ class Packet:
         self.udp: Any = None
         self.in_error = False        # dissecting the packet quoted by an ICMP error
         self.hints: dict[str, Any] = {}
+        # extra data sources (reassembled buffers) as (name, bytes); tree nodes with src=i
+        # point into sources[i - 1]; src 0 is the frame itself
+        self.sources: list[tuple[str, bytes]] = []
+
+    def add_source(self, name: str, data: bytes) -> int:
+        """Register a reassembled buffer for the hex pane; returns its `src` index."""
+        self.sources.append((name, data))
+        return len(self.sources)
 
     # -- columns -----------------------------------------------------------------------
     def set_protocol(self, name: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .fields import EXPERTS, FT, ExpertSpec, FieldSpec, bitfield_str, display_value, REGISTRY
+from .fields import FT, REGISTRY, ExpertSpec, FieldSpec, bitfield_str, display_value
 
 _EXPERT_MESSAGE = "_ws.expert.message"
 
@@ -75,6 +75,19 @@ class Node:
 
     def set_size(self, size: int) -> None:
         self.size = size
+
+    def for_source(self, src: int) -> "Node":
+        """A view of this node whose new children point into data source `src`.
+
+        Used to dissect a reassembled buffer under an existing layer: the view shares this
+        node's children, so what is added through it appears in the tree.
+        """
+        if self.children is None:
+            self.children = []
+        v = Node(self.spec, self.pos, self.size, self.value, self.label, self.generated,
+                 self.hidden, src)
+        v.children = self.children
+        return v
 
     def append_label(self, text: str) -> None:
         self.label = (self.label if self.label is not None else self.text()) + text
@@ -145,6 +158,9 @@ class _NullTree:
     def set_size(self, size: int) -> None:
         pass
 
+    def for_source(self, src: int) -> "_NullTree":
+        return self
+
     def append_label(self, text: str) -> None:
         pass
 
@@ -155,4 +171,4 @@ class _NullTree:
 NULL_TREE: Any = _NullTree()
 Tree = Node | _NullTree
 
-__all__ = ["Node", "NULL_TREE", "Tree", "EXPERTS"]
+__all__ = ["Node", "NULL_TREE", "Tree"]
