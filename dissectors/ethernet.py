@@ -81,6 +81,8 @@ def dissect_eth(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | 
     if t:
         _mac_fields(t, DST, DST_LG, DST_IG, off, dst)
         _mac_fields(t, SRC, SRC_LG, SRC_IG, off + 6, src)
+    if not pkt.fenced:
+        pkt.dl_src, pkt.dl_dst = src, dst
     pkt.set_protocol("Ethernet")
     pkt.set_info(f"{ether_str(src)} → {ether_str(dst)}")
     if etype < 0x0600:

@@ -43,7 +43,7 @@ class Packet:
     """What the layers of one frame tell each other; discarded after the frame."""
 
     __slots__ = ("number", "ts_ns", "caplen", "length", "linktype", "iface", "state", "visited",
-                 "col_protocol", "info", "fenced", "layers", "net_src", "net_dst", "net_ver",
+                 "col_protocol", "info", "fenced", "layers", "dl_src", "dl_dst", "net_src", "net_dst", "net_ver",
                  "ip_proto", "srcport", "dstport", "ptype", "experts", "max_severity",
                  "current", "tcp", "udp", "in_error", "hints", "sources")
 
@@ -61,7 +61,9 @@ class Packet:
         self.info: list[str] = []
         self.fenced = False          # columns frozen (inside an ICMP error's quoted packet)
         self.layers: list[str] = []  # frame.protocols
-        self.net_src: bytes = b""
+        self.dl_src: bytes = b""     # link-layer addresses (MAC), for the Source column
+        self.dl_dst: bytes = b""
+        self.net_src: bytes = b""    # network addresses: 4 bytes IPv4, 16 bytes IPv6
         self.net_dst: bytes = b""
         self.net_ver = 0
         self.ip_proto = -1
