@@ -1,0 +1,1 @@
+"""wirelens: everything beyond pure dissection — sources, analysis, filters, CLI, TUI."""

@@ -1,0 +1,83 @@
+"""`wirelens` command line: `read` speaks tshark's flags and prints tshark's formats.
+
+Every user mistake (bad file, unknown field, bad option) ends in one line on stderr and
+exit status 2, never a traceback; frames already read are still printed or written.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from .output import UsageError
+
+PROG = "wirelens"
+
+
+def _read_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("read", help="print packets like tshark -r (tshark's flags)",
+                       description="Read a capture and print it the way tshark does.")
+    p.add_argument("-r", dest="file", metavar="FILE", required=True,
+                   help="capture file (pcap, pcapng, gzip-compressed), or - for stdin")
+    p.add_argument("-c", dest="count", type=int, metavar="N", help="stop after N packets")
+    p.add_argument("-T", dest="format", choices=("text", "fields", "json"), default="text",
+                   help="output format (default: text, tshark's column line)")
+    p.add_argument("-e", dest="fields", action="append", default=[], metavar="FIELD",
+                   help="field to print with -T fields (repeatable), Wireshark's names")
+    p.add_argument("-E", dest="fieldopts", action="append", default=[], metavar="OPT",
+                   help="header=y|n, separator=/t|/s|C, occurrence=f|l|a, aggregator=C, "
+                        "quote=d|s|n")
+    p.add_argument("-V", dest="verbose", action="store_true", help="print the full tree")
+    p.add_argument("-x", dest="hex", action="store_true", help="print a hex and ASCII dump")
+    p.add_argument("-P", dest="print_summary", action="store_true",
+                   help="print the summary line even when writing with -w")
+    p.add_argument("-w", dest="write", metavar="OUT",
+                   help="write the frames read to OUT (pcapng if the input was, else pcap)")
+    p.add_argument("-t", dest="time_format", default="r",
+                   choices=("r", "a", "ad", "adoy", "d", "dd", "e", "u", "ud", "udoy"),
+                   help="time format: r relative, a/ad absolute (local), u/ud UTC, d delta, "
+                        "dd delta displayed, e epoch")
+    p.add_argument("-n", dest="no_resolve", action="store_true",
+                   help="accepted for tshark compatibility: wirelens never resolves names")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="A Wireshark-grade packet analyzer for the terminal.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _read_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # `wirelens FILE` (no command) reads the file; the TUI takes this over when it lands.
+    if args_list and args_list[0] not in ("read", "-h", "--help") and \
+            not args_list[0].startswith("-"):
+        args_list = ["read", "-r", *args_list]
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        from .readcmd import run_read
+        return run_read(args)
+    except UsageError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader of our output went away (| head): not an error of ours.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""`wirelens read`: stream a capture through the dissectors and print tshark's formats.
+
+Streaming, in file order, one frame at a time: the first line appears as soon as the first
+frame is read, and memory stays flat whatever the file size.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dissectors import CaptureState, dissect_frame
+
+from . import columns
+from .capture import CaptureError, open_capture, open_writer
+from .output import (COLUMN_PREFIX, FieldsFormat, UsageError, check_fields, fields_line,
+                     hex_text, json_packet, tree_text)
+
+# Fields whose values come from the packet context, so no tree is needed to print them.
+_NO_TREE_FIELDS = {COLUMN_PREFIX + c for c in
+                   ("No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")}
+
+
+def _digits(reader, iface: int) -> int:
+    """Decimal places of the Time column: the capture's own timestamp precision."""
+    try:
+        return reader.interfaces[iface].precision
+    except (IndexError, AttributeError):
+        return 6
+
+
+def run_read(args: argparse.Namespace) -> int:
+    fmt = FieldsFormat.parse(args.fieldopts)
+    if args.format == "fields":
+        if not args.fields:
+            raise UsageError("-T fields needs at least one -e FIELD")
+        check_fields(args.fields)
+    elif args.fields:
+        raise UsageError("-e needs -T fields")
+    if args.count is not None and args.count < 1:
+        raise UsageError("-c needs a positive packet count")
+    try:
+        reader = open_capture(args.file)
+    except CaptureError as e:
+        raise UsageError(str(e)) from None
+    out = sys.stdout
+    writer = None
+    try:
+        if args.write:
+            try:
+                writer = open_writer(args.write, like=reader)
+            except (OSError, CaptureError) as e:
+                raise UsageError(f"cannot write {args.write}: {e}") from None
+        n = _loop(args, reader, writer, fmt, out)
+    finally:
+        if writer is not None:
+            writer.close()
+        out.flush()
+        reader.close()
+    if reader.error:
+        print(f"wirelens: {args.file}: {reader.error}", file=sys.stderr)
+        return 2 if n == 0 else 0
+    return 0
+
+
+def _loop(args, reader, writer, fmt: FieldsFormat, out) -> int:
+    want_tree = args.verbose or args.format == "json" or (
+        args.format == "fields" and not set(args.fields) <= _NO_TREE_FIELDS)
+    summary = args.format == "text" and (writer is None or args.print_summary) and \
+        (not args.hex or args.print_summary or args.verbose)
+    if args.format == "fields" and fmt.header:
+        out.write(fmt.separator.join(args.fields) + "\n")
+    if args.format == "json":
+        out.write("[\n")
+    state = CaptureState()
+    first_ns = prev_ns = None
+    n = 0
+    pending: list[str] = []
+    for f in reader:
+        n += 1
+        root, pkt = dissect_frame(f.data, number=n, ts_ns=f.ts_ns, origlen=f.origlen,
+                                  linktype=f.linktype, iface=f.iface, comment=f.comment,
+                                  state=state, tree=want_tree)
+        if first_ns is None:
+            first_ns = prev_ns = f.ts_ns
+        disp_ns = state.prev_displayed_ts_ns if state.prev_displayed_ts_ns is not None \
+            else f.ts_ns
+        time_text = columns.format_time(args.time_format, f.ts_ns, first_ns, prev_ns, disp_ns,
+                                        _digits(reader, f.iface))
+        if writer is not None:
+            writer.write(f)
+        if args.format == "fields":
+            pending.append(fields_line(args.fields, root, pkt, fmt, time_text) + "\n")
+        elif args.format == "json":
+            pending.append(json_packet(root, f.ts_ns, n == 1))
+        else:
+            if summary and not args.verbose:
+                pending.append(_summary_line(pkt, time_text) + "\n")
+            if args.verbose:
+                pending.append(tree_text(root))
+            if args.hex:
+                pending.append(hex_text(f.data, pkt))
+            if args.verbose or args.hex:
+                pending.append("\n")
+        prev_ns = f.ts_ns
+        state.prev_displayed_ts_ns = f.ts_ns
+        # Flush the first line at once (a user waits for it), then in batches for speed.
+        if n == 1 or len(pending) >= 256:
+            out.write("".join(pending))
+            pending.clear()
+            if n == 1:
+                out.flush()
+        if args.count is not None and n >= args.count:
+            break
+    out.write("".join(pending))
+    if args.format == "json":
+        out.write("\n]\n" if n else "]\n")
+    return n
+
+
+def _summary_line(pkt, time_text: str) -> str:
+    """tshark's default columns: No. (5, right), Time (10, right), Source (12, right),
+    Destination (12, left), Protocol, Length, Info."""
+    src = columns.source(pkt)
+    dst = columns.destination(pkt)
+    return f"{pkt.number:>5} {time_text:>10} {src:>12} → {dst:<12} " \
+           f"{columns.protocol(pkt)} {pkt.length} {columns.info(pkt)}"

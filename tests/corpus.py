@@ -1,0 +1,160 @@
+"""Differential comparison with tshark's ground truth in ../shared/corpus.
+
+Used by the corpus tests and by benchmarks/corpus_agreement.py (which prints the table for
+closing notes). Every allowed difference is listed in ALLOWED below, with its reason:
+anything else that disagrees counts against us.
+"""
+from __future__ import annotations
+
+import csv
+import fnmatch
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+from analyzer.capture import open_capture  # noqa: E402
+from analyzer.output import FieldsFormat, field_cells  # noqa: E402
+from dissectors import REGISTRY, CaptureState, dissect_frame  # noqa: E402
+
+csv.field_size_limit(1 << 30)
+
+# Layers the foundation owns: frames made only of these are "L2-L4 frames" whose Protocol and
+# Info columns must match; frame.protocols is compared up to the first layer not listed.
+L2L4 = {"eth", "ethertype", "vlan", "sll", "null", "raw", "arp", "ip", "ipv6",
+        "ipv6.hopopts", "ipv6.dstopts", "ipv6.routing", "ipv6.fragment", "icmp", "icmpv6",
+        "tcp", "udp"}
+
+# The corpus columns of the foundation issue (frame, eth, vlan, ip, ipv6, tcp, udp, icmp,
+# and the two columns for L2-L4 frames).
+L2L4_FIELDS = [
+    "frame.number", "frame.time_epoch", "frame.len", "frame.cap_len", "frame.protocols",
+    "eth.src", "eth.dst", "eth.type", "vlan.id", "ip.version", "ip.src", "ip.dst", "ip.ttl",
+    "ip.id", "ip.flags.df", "ip.flags.mf", "ip.frag_offset", "ip.proto", "ip.checksum",
+    "ipv6.src", "ipv6.dst", "ipv6.nxt", "ipv6.hlim", "tcp.srcport", "tcp.dstport",
+    "tcp.stream", "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.window_size_value",
+    "tcp.window_size", "tcp.len", "tcp.options.mss_val", "tcp.options.wscale.shift",
+    "tcp.options.sack_perm", "tcp.options.timestamp.tsval", "udp.srcport", "udp.dstport",
+    "udp.length", "icmp.type", "icmp.code", "icmpv6.type", "_ws.col.Protocol", "_ws.col.Info",
+]
+COLUMN_FIELDS = {"_ws.col.Protocol", "_ws.col.Info"}
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """A known, explained difference: file pattern, field, optional frames, why."""
+
+    files: str
+    field: str
+    reason: str
+    frames: frozenset[int] | None = None
+
+    def covers(self, file: str, fld: str, frame: int) -> bool:
+        return fnmatch.fnmatch(file, self.files) and fnmatch.fnmatch(fld, self.field) and \
+            (self.frames is None or frame in self.frames)
+
+
+# The one place that lists where we knowingly differ from tshark 4.0, and why.
+ALLOWED: list[Allowance] = []
+
+
+@dataclass
+class FieldStats:
+    agree: int = 0
+    allowed: int = 0
+    total: int = 0
+    mismatches: list[tuple[str, int, str, str]] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return (self.agree + self.allowed) / self.total if self.total else 1.0
+
+
+def manifest(corpus: Path = CORPUS) -> list[dict[str, str]]:
+    with open(corpus / "MANIFEST.tsv", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def load_tsv(path: Path) -> tuple[list[str], list[list[str]]]:
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return (rows[0], rows[1:]) if rows else ([], [])
+
+
+def our_cells(pcap: Path, names: list[str]) -> list[list[str]]:
+    """Our `-T fields -E occurrence=a -E aggregator=,` cells, frame by frame."""
+    fmt = FieldsFormat()
+    known = [n if n in REGISTRY else None for n in names]
+    out = []
+    with open_capture(str(pcap)) as reader:
+        state = CaptureState()
+        for n, f in enumerate(reader, 1):
+            root, pkt = dissect_frame(f.data, number=n, ts_ns=f.ts_ns, origlen=f.origlen,
+                                      linktype=f.linktype, iface=f.iface, comment=f.comment,
+                                      state=state)
+            cells = field_cells([k for k in known if k], root, pkt, fmt, "")
+            it = iter(cells)
+            out.append([next(it) if k else "" for k in known])
+    return out
+
+
+def analysis_frames(corpus: Path, file: str) -> set[int]:
+    """Frames tshark gave any tcp.analysis flag (their Info carries analysis prefixes)."""
+    path = corpus / "tshark" / f"{file}.tcp_analysis.tsv"
+    if not path.exists():
+        return set()
+    header, rows = load_tsv(path)
+    flag_cols = [i for i, h in enumerate(header)
+                 if h not in ("frame.number", "tcp.analysis.initial_rtt", "tcp.analysis.ack_rtt")]
+    return {int(r[0]) for r in rows if any(r[i] for i in flag_cols if i < len(r))}
+
+
+def _protocols_prefix(value: str) -> str:
+    out = []
+    for layer in value.split(":"):
+        if layer not in L2L4:
+            break
+        out.append(layer)
+    return ":".join(out)
+
+
+def compare(files: list[str], names: list[str], corpus: Path = CORPUS) -> dict[str, FieldStats]:
+    """Per-field agreement of our cells with tshark's over the given corpus files."""
+    stats: dict[str, FieldStats] = defaultdict(FieldStats)
+    for file in files:
+        header, rows = load_tsv(corpus / "tshark" / f"{file}.tsv")
+        col = {h: i for i, h in enumerate(header)}
+        ours = our_cells(corpus / "pcaps" / file, names)
+        flagged = analysis_frames(corpus, file) if COLUMN_FIELDS & set(names) else set()
+        for idx, row in enumerate(rows):
+            frame = idx + 1
+            mine = ours[idx] if idx < len(ours) else [None] * len(names)
+            layers = row[col["frame.protocols"]].split(":")
+            pure = all(layer in L2L4 for layer in layers)
+            for j, name in enumerate(names):
+                theirs = row[col[name]]
+                got = mine[j]
+                if name in COLUMN_FIELDS and (not pure or frame in flagged):
+                    continue
+                if name == "frame.protocols":
+                    theirs = _protocols_prefix(theirs)
+                    got = _protocols_prefix(got) if got is not None else None
+                st = stats[name]
+                st.total += 1
+                if got == theirs:
+                    st.agree += 1
+                elif any(a.covers(file, name, frame) for a in ALLOWED):
+                    st.allowed += 1
+                else:
+                    st.mismatches.append((file, frame, got if got is not None else "<missing>",
+                                          theirs))
+    return stats
+
+
+def all_files(corpus: Path = CORPUS) -> list[str]:
+    return [row["file"] for row in manifest(corpus)]
