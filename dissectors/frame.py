@@ -17,7 +17,12 @@ PROTO = protocol("frame", "Frame",
                  explain="What the capture file recorded about the packet: when it arrived "
                          "and how many bytes were on the wire versus kept.")
 INTERFACE_ID = field("frame.interface_id", "Interface id", FT.UINT32)
-ENCAP = field("frame.encap_type", "Encapsulation type", FT.INT32)
+ENCAPSULATIONS = {0: "NULL/Loopback", 1: "Ethernet", 12: "Raw IP", 14: "Raw IP", 101: "Raw IP",
+                  108: "OpenBSD loopback", 113: "Linux cooked-mode capture v1",
+                  228: "Raw IPv4", 229: "Raw IPv6", 276: "Linux cooked-mode capture v2"}
+ENCAP = field("frame.encap_type", "Encapsulation type", FT.INT32, strings=ENCAPSULATIONS,
+              blurb="The capture's link type (pcap LINKTYPE_ value)")
+TIME_SHIFT = field("frame.offset_shift", "Time shift for this packet", FT.RELATIVE_TIME)
 TIME = field("frame.time", "Arrival Time", FT.ABSOLUTE_TIME)
 TIME_EPOCH = field("frame.time_epoch", "Epoch Time", FT.RELATIVE_TIME,
                    blurb="Seconds since 1970-01-01 00:00:00 UTC")
@@ -47,9 +52,10 @@ TRUNCATED = expert("_ws.short", "malformed", Severity.WARN,
                    "Packet size limited during capture",
                    explain="The capture kept fewer bytes than the packet had (snap length), so "
                            "higher layers are cut short. Capture with -s 0 to keep everything.")
-# tshark's column pseudo-fields, accepted by -e and filters.
-COL_PROTOCOL = field("_ws.col.Protocol", "Protocol", FT.STRING)
-COL_INFO = field("_ws.col.Info", "Info", FT.STRING)
+# tshark's column pseudo-fields, accepted by -e and filters; their values come from the
+# packet's columns, not from the tree.
+COLUMNS = {name: field(f"_ws.col.{name}", name, FT.STRING)
+           for name in ("No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")}
 EXPERT_MESSAGE = field("_ws.expert.message", "Message", FT.STRING)
 
 
@@ -76,11 +82,10 @@ def dissect_frame(data: bytes, *, number: int, ts_ns: int, origlen: int, linktyp
     if tree:
         bits = f"{buf.reported} bytes on wire ({buf.reported * 8} bits), " \
                f"{len(data)} bytes captured ({len(data) * 8} bits)"
-        where = f" on interface {iface_name}, id {iface}" if iface_name else \
-            f" on interface {iface}"
+        where = f" on interface {iface_name}, id {iface}" if iface_name else ""
         root = Node(PROTO, 0, len(data), None, f"Frame {number}: {bits}{where}")
         t = root
-        _frame_fields(root, pkt, comment, prev_ts_ns, prev_displayed_ts_ns)
+        _frame_fields(root, pkt, comment, prev_ts_ns, prev_displayed_ts_ns, iface_name)
     pkt.enter("frame")
     l2 = LINKTYPE.get(linktype) or dissect_data
     try:
@@ -121,22 +126,29 @@ def _mark(t, pkt: Packet, spec, message: str, info: str) -> None:
 
 
 def _frame_fields(root: Node, pkt: Packet, comment: str | None, prev: int | None,
-                  prev_disp: int | None) -> None:
+                  prev_disp: int | None, iface_name: str) -> None:
+    """The frame layer's items, in tshark's order and with its labels."""
     st = pkt.state
     ts = pkt.ts_ns
     if comment:
         root.add(COMMENT, 0, 0, comment)
-    root.add(INTERFACE_ID, 0, 0, pkt.iface)
+    if iface_name:
+        root.add(INTERFACE_ID, 0, 0, pkt.iface, f"Interface id: {pkt.iface} ({iface_name})")
     root.add(ENCAP, 0, 0, pkt.linktype)
     root.add(TIME, 0, 0, (ts // 1_000_000_000, ts % 1_000_000_000))
+    root.add(TIME_SHIFT, 0, 0, 0, generated=True)
     root.add(TIME_EPOCH, 0, 0, ts)
-    root.add(TIME_DELTA, 0, 0, ts - prev if prev is not None else 0)
-    root.add(TIME_DELTA_DISPLAYED, 0, 0, ts - prev_disp if prev_disp is not None else 0)
-    root.add(TIME_RELATIVE, 0, 0, ts - (st.first_ts_ns if st.first_ts_ns is not None else ts))
+    root.add(TIME_DELTA, 0, 0, ts - prev if prev is not None else 0, generated=True)
+    root.add(TIME_DELTA_DISPLAYED, 0, 0, ts - prev_disp if prev_disp is not None else 0,
+             generated=True)
+    root.add(TIME_RELATIVE, 0, 0, ts - (st.first_ts_ns if st.first_ts_ns is not None else ts),
+             generated=True)
     root.add(NUMBER, 0, 0, pkt.number)
-    root.add(LEN, 0, 0, pkt.length)
-    root.add(CAP_LEN, 0, 0, pkt.caplen)
-    root.add(MARKED, 0, 0, False)
-    root.add(IGNORED, 0, 0, False)
-    root.add(PROTOCOLS, 0, 0, "")
+    root.add(LEN, 0, 0, pkt.length,
+             f"Frame Length: {pkt.length} bytes ({pkt.length * 8} bits)")
+    root.add(CAP_LEN, 0, 0, pkt.caplen,
+             f"Capture Length: {pkt.caplen} bytes ({pkt.caplen * 8} bits)")
+    root.add(MARKED, 0, 0, False, generated=True)
+    root.add(IGNORED, 0, 0, False, generated=True)
+    root.add(PROTOCOLS, 0, 0, "", generated=True)
 
