@@ -44,7 +44,7 @@ class Packet:
 
     __slots__ = ("number", "ts_ns", "caplen", "length", "linktype", "iface", "state", "visited",
                  "col_protocol", "info", "fenced", "layers", "dl_src", "dl_dst", "net_src", "net_dst", "net_ver",
-                 "ip_proto", "srcport", "dstport", "ptype", "experts", "max_severity",
+                 "ip_proto", "ttl", "srcport", "dstport", "ptype", "experts", "max_severity",
                  "current", "tcp", "udp", "in_error", "hints", "sources")
 
     def __init__(self, number: int, ts_ns: int, caplen: int, length: int, linktype: int,
@@ -67,6 +67,7 @@ class Packet:
         self.net_dst: bytes = b""
         self.net_ver = 0
         self.ip_proto = -1
+        self.ttl = -1                # TTL / hop limit of the innermost IP header (ICMP Info)
         self.srcport = -1
         self.dstport = -1
         self.ptype = ""
