@@ -1,4 +1,5 @@
 """Capture sources and sinks: pcap and pcapng readers (files, gzip, stdin), writers, index."""
+from .index import FrameIndex
 from .model import (CUSTOM_BLOCK_LINKTYPE, NO_IFACE, CaptureError, Interface, RawFrame,
                     ticks_to_ns)
 from .opener import open_capture, open_writer
@@ -7,5 +8,6 @@ from .pcapng import PcapngWriter
 from .reader import CaptureReader
 
 __all__ = ["open_capture", "open_writer", "RawFrame", "CaptureError", "Interface",
+           "FrameIndex",
            "PcapWriter", "PcapngWriter", "CaptureReader",
            "CUSTOM_BLOCK_LINKTYPE", "NO_IFACE", "ticks_to_ns"]

@@ -44,12 +44,13 @@ class CaptureReader:
             self.error = "out of memory while reading a record"
 
     def __iter__(self) -> Iterator[RawFrame]:
-        return self
-
-    def __next__(self) -> RawFrame:
+        # The generator itself, so a for loop pays no extra call per frame.
         if self._it is None:
             self._it = self._guarded()
-        return next(self._it)
+        return self._it
+
+    def __next__(self) -> RawFrame:
+        return next(iter(self))
 
     def close(self) -> None:
         self.source.close()
