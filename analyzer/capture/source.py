@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import io
 import os
 import stat
 import sys
@@ -91,7 +92,11 @@ class Source:
         self.base = 0
         self.eof = False
         self.spool = spool
-        self._read = getattr(fh, "read1", None) or fh.read
+        # read1 returns what a pipe has at once (a live capture shows its first frame now);
+        # from a regular file, full reads avoid gzip's small read1 pieces.
+        read1 = getattr(fh, "read1", None)
+        self._read = fh.read if read1 is None or _is_regular(raw if raw is not None else fh) \
+            else read1
         self._closers = closers
         self._raw = raw if raw is not None else fh
 
@@ -135,6 +140,13 @@ class Source:
             except (OSError, ValueError):
                 pass
         self._closers = []
+
+
+def _is_regular(fh) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return False
 
 
 def _open_path(path: str) -> BinaryIO:
