@@ -124,7 +124,10 @@ def _protocols_prefix(value: str) -> str:
 
 
 def compare(files: list[str], names: list[str], corpus: Path = CORPUS) -> dict[str, FieldStats]:
-    """Per-field agreement of our cells with tshark's over the given corpus files."""
+    """Per-field agreement of our cells with tshark's over the given corpus files.
+
+    Only cells where at least one side has a value count, so empty-equals-empty never
+    inflates the figure."""
     stats: dict[str, FieldStats] = defaultdict(FieldStats)
     for file in files:
         header, rows = load_tsv(corpus / "tshark" / f"{file}.tsv")
@@ -144,6 +147,8 @@ def compare(files: list[str], names: list[str], corpus: Path = CORPUS) -> dict[s
                 if name == "frame.protocols":
                     theirs = _protocols_prefix(theirs)
                     got = _protocols_prefix(got) if got is not None else None
+                if not theirs and not got:
+                    continue  # absent on both sides: not a cell either of us claims
                 st = stats[name]
                 st.total += 1
                 if got == theirs:
