@@ -135,7 +135,8 @@ def tree_text(root: Node) -> str:
         for child in node.children or ():
             emit(child, depth + 1)
 
-    emit(root, 0)
+    for layer in root.children or ():
+        emit(layer, 0)
     return "\n".join(lines) + "\n"
 
 
@@ -187,13 +188,8 @@ def tree_json(root: Node) -> dict[str, Any]:
                 _put(into, key + "_tree" if child.spec is not None else key, sub)
 
     layers: dict[str, Any] = {}
-    frame: dict[str, Any] = {}
-    fill(root, frame)
-    # The frame's own fields form the "frame" layer; protocol layers sit beside it.
-    for key in [k for k, v in frame.items() if isinstance(v, dict) and "_tree" not in k
-                and REGISTRY.get(k) is not None and REGISTRY[k].ftype == FT.PROTOCOL]:
-        layers[key] = frame.pop(key)
-    return {"frame": frame, **layers}
+    fill(root, layers)
+    return layers
 
 
 def _put(d: dict[str, Any], key: str, value: Any) -> None:

@@ -65,6 +65,8 @@ def dissect_frame(data: bytes, *, number: int, ts_ns: int, origlen: int, linktyp
                   prev_displayed_ts_ns: int | None = None) -> tuple[Node | None, Packet]:
     """Dissect one frame; return its tree (None when tree=False) and its context.
 
+    The tree's root is a container whose children are the layers, frame first.
+
     Must be called in frame order for frames not yet seen (the first pass); any frame
     already seen may be dissected again at any time for its full tree. The previous
     frame's times default to the state's (right for in-order dissection).
@@ -83,9 +85,11 @@ def dissect_frame(data: bytes, *, number: int, ts_ns: int, origlen: int, linktyp
         bits = f"{buf.reported} bytes on wire ({buf.reported * 8} bits), " \
                f"{len(data)} bytes captured ({len(data) * 8} bits)"
         where = f" on interface {iface_name}, id {iface}" if iface_name else ""
-        root = Node(PROTO, 0, len(data), None, f"Frame {number}: {bits}{where}")
+        # The root holds the layers side by side (frame, eth, ip, ...), as Wireshark shows.
+        root = Node(None, 0, len(data))
         t = root
-        _frame_fields(root, pkt, comment, prev_ts_ns, prev_displayed_ts_ns, iface_name)
+        frame_node = root.add(PROTO, 0, len(data), None, f"Frame {number}: {bits}{where}")
+        _frame_fields(frame_node, pkt, comment, prev_ts_ns, prev_displayed_ts_ns, iface_name)
     pkt.enter("frame")
     l2 = LINKTYPE.get(linktype) or dissect_data
     try:
