@@ -30,7 +30,7 @@ from .opener import open_capture
 from .pcap import FILE_HEADER_LEN, RECORD_HEADER_LEN, PcapReader, bad_record
 from .pcapng import EPB, MAX_BLOCK, PACKET_BLOCKS, BLOCK_NAMES, Damage, PcapngReader
 from .reader import CaptureReader
-from .source import GZIP_ERRORS, _one_line
+from .source import GZIP_ERRORS, _one_line, stream_error
 
 Progress = Callable[[int, int, "int | None"], None]
 
@@ -194,10 +194,8 @@ class FrameIndex:
             self._run(progress, cancel)
         except Damage as e:
             self.error = str(e)
-        except GZIP_ERRORS as e:
-            self.error = f"damaged gzip data ({_one_line(e)})"
-        except OSError as e:
-            self.error = f"read error: {_one_line(e)}"
+        except GZIP_ERRORS + (OSError,) as e:
+            self.error = stream_error(self._reader.source, e)
         finally:
             self._trim()
             if self._mm is None and self._spool_fd >= 0:

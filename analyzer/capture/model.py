@@ -73,23 +73,19 @@ class Interface(NamedTuple):
 
     @property
     def precision(self) -> int:
-        """Decimal places worth showing for this interface's time stamps (0..9).
+        """Decimal places Wireshark shows for this interface's time stamps.
 
-        Like Wireshark: 10^-k gives k places (at most 9); a binary resolution 2^-k is shown
-        with the smallest of 0, 3, 6 or 9 places that resolves every tick.
+        The whole decimal digits one tick resolves (floor of log10 of ticks per second),
+        rounded down to the precisions Wireshark has: 0, 1, 2, 3, 6 or 9 (checked against
+        tshark 4.0: 10^-4 and 10^-5 show 3 places, 2^-10 shows 3, 2^-20 shows 6).
         """
-        res = self.tsresol
         digits = 0
-        p = 1
-        while p < res and digits < 9:
-            p *= 10
+        while 10 ** (digits + 1) <= self.tsresol and digits < 9:
             digits += 1
-        if p == res:
-            return digits
-        for d in (0, 3, 6, 9):
-            if 10 ** d >= res:
-                return d
-        return 9
+        return max(p for p in _PRECISIONS if p <= digits)
+
+
+_PRECISIONS = (0, 1, 2, 3, 6, 9)
 
 
 def ticks_to_ns(ticks: int, tsresol: int) -> int:

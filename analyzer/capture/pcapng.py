@@ -101,13 +101,16 @@ class PcapngState:
                 self._set_order(order)
         btype, blen = self.ii(buf, p)
         if blen < MIN_LEN.get(btype, 12) or blen & 3 or blen > MAX_BLOCK:
-            what = BLOCK_NAMES.get(btype, f"type 0x{btype:08x}")
             if blen & 3:
                 why = "not a multiple of 4"
             elif blen > MAX_BLOCK:
-                why = "too large"
+                why = f"more than the {MAX_BLOCK}-byte limit"
             else:
                 why = "too short"
+            what = BLOCK_NAMES.get(btype)
+            if what is None:
+                raise Damage(f"garbage or damage at byte {at}: no valid block there "
+                             f"(type 0x{btype:08x}, length {blen} is {why})")
             raise Damage(f"damaged {what} block at byte {at}: length {blen} is {why}")
         return btype, blen
 

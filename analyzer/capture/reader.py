@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from .model import Interface, RawFrame
-from .source import GZIP_ERRORS, Source, _one_line
+from .source import GZIP_ERRORS, Source, stream_error
 
 
 class CaptureReader:
@@ -36,10 +36,8 @@ class CaptureReader:
         """Run the format's generator, turning read failures into `error`."""
         try:
             yield from self._frames()
-        except GZIP_ERRORS as e:
-            self.error = f"damaged gzip data after byte {self.source.base} ({_one_line(e)})"
-        except OSError as e:
-            self.error = f"read error: {_one_line(e)}"
+        except GZIP_ERRORS + (OSError,) as e:
+            self.error = stream_error(self.source, e)
         except MemoryError:
             self.error = "out of memory while reading a record"
 

@@ -92,11 +92,13 @@ class Source:
         self.base = 0
         self.eof = False
         self.spool = spool
-        # read1 returns what a pipe has at once (a live capture shows its first frame now);
-        # from a regular file, full reads avoid gzip's small read1 pieces.
+        self.failure: BaseException | None = None
+        self.failed_at = -1
+        # read1 returns what a pipe has at once, so a live capture shows its first frame now;
+        # from a regular file (gzip's read1 gives small pieces) we gather a whole chunk.
         read1 = getattr(fh, "read1", None)
-        self._read = fh.read if read1 is None or _is_regular(raw if raw is not None else fh) \
-            else read1
+        self._read = read1 or fh.read
+        self._greedy = _is_regular(raw if raw is not None else fh)
         self._closers = closers
         self._raw = raw if raw is not None else fh
 
@@ -109,21 +111,33 @@ class Source:
     def more(self, pos: int, need: int) -> int:
         """Drop the bytes before `pos` and read until `need` bytes follow it (or the end).
 
-        Returns the new position of that byte (always 0). GZIP_ERRORS and OSError propagate:
-        the parser turns them into its one-line error.
+        Returns the new position of that byte (always 0). When the stream fails (damaged
+        gzip, I/O error), the bytes read before the failure are kept for the parser and the
+        error is raised on the next call, so every complete frame is still delivered.
         """
+        if self.failure is not None:
+            raise self.failure
         buf = self.buf
         have = len(buf) - pos
         parts = [buf[pos:]] if have > 0 else []
         self.base += pos
-        while have < need and not self.eof:
-            data = self._chunk(max(CHUNK, need - have))
-            if not data:
-                self.eof = True
-                break
-            parts.append(data)
-            have += len(data)
-        self.buf = parts[0] if len(parts) == 1 else b"".join(parts)
+        want = max(need, CHUNK) if self._greedy else need
+        try:
+            while have < want and not self.eof:
+                data = self._chunk(max(CHUNK, need - have))
+                if not data:
+                    self.eof = True
+                    break
+                parts.append(data)
+                have += len(data)
+        except GZIP_ERRORS + (OSError,) as e:
+            self.failure = e
+            self.eof = True
+            self.failed_at = self.base + have
+        finally:
+            self.buf = parts[0] if len(parts) == 1 else b"".join(parts)
+        if self.failure is not None and have < need:
+            raise self.failure
         return 0
 
     def raw_pos(self) -> int | None:
@@ -237,6 +251,14 @@ def open_source(src, spool: Callable[[bytes], None] | None = None) -> tuple[Sour
     if spool is not None:
         spool(head)
     return source, head
+
+
+def stream_error(source: Source, e: BaseException) -> str:
+    """The one-line error for a stream that failed under the parser (gzip damage, I/O)."""
+    if isinstance(e, GZIP_ERRORS):
+        return (f"damaged gzip data after byte {source.failed_at} of the decompressed capture "
+                f"({_one_line(e)})")
+    return f"read error after byte {source.failed_at}: {_one_line(e)}"
 
 
 def _one_line(e: BaseException) -> str:
