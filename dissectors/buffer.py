@@ -47,6 +47,13 @@ class Buf:
         if off < 0 or n < 0 or off + n > len(self.data):
             raise Truncated(f"need {n} bytes at offset {off}, captured {len(self.data)}")
 
+    def need_within(self, off: int, n: int, end: int) -> None:
+        """Like need(), but bytes past `end` (where the lower layer says this packet ends)
+        are Malformed: the packet itself is too short, not just the capture."""
+        if off + n > end:
+            raise Malformed(f"need {n} bytes at offset {off}, packet ends at {end}")
+        self.need(off, n)
+
     def u8(self, off: int) -> int:
         if off < 0 or off >= len(self.data):
             raise Truncated(f"need 1 byte at offset {off}, captured {len(self.data)}")

@@ -8,13 +8,13 @@ from __future__ import annotations
 from .buffer import Buf
 from .data import dissect_data
 from .dispatch import ETHERTYPE, LINKTYPE
-from .fields import FT, Base, ether_str, field, protocol
+from .fields import FT, Base, FieldSpec, ether_str, field, protocol
 from .packet import Packet
 from .tree import Tree
 
 ETHERTYPES = {
     0x0800: "IPv4", 0x0806: "ARP", 0x86DD: "IPv6", 0x8100: "802.1Q Virtual LAN",
-    0x88A8: "802.1ad Provider Bridge (Q-in-Q)", 0x9100: "VLAN-tagged frame (Q-in-Q)",
+    0x88A8: "802.1ad Provider Bridge (Q-in-Q)", 0x9100: "QinQ: old non-standard 802.1ad",
     0x8035: "RARP", 0x8863: "PPPoE Discovery", 0x8864: "PPPoE Session", 0x8847: "MPLS label switched packet",
     0x88CC: "802.1 Link Layer Discovery Protocol (LLDP)", 0x888E: "802.1X Authentication",
     0x88E5: "802.1AE (MACsec)", 0x8808: "802.3x Flow Control", 0x22F0: "IEEE 1722",
@@ -96,14 +96,16 @@ def dissect_eth(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | 
 
 
 def dissect_ethertype(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, etype: int,
-                      trailer_tree: Tree, frame_start: int = 0) -> None:
+                      trailer_tree: Tree, frame_start: int = 0,
+                      trailer: FieldSpec = TRAILER) -> None:
     """Hand the payload to the EtherType's dissector; bytes it leaves unused become
-    padding (up to the 60-byte minimum) and trailer, added to `trailer_tree`."""
+    padding (up to the 60-byte minimum) and trailer, added to `trailer_tree` as
+    `trailer` (VLAN and SLL name their own trailer field, as Wireshark does)."""
     pkt.enter("ethertype")
     fn = ETHERTYPE.get(etype)
     if fn is None:
         dissect_data(buf, off, end, tree, pkt)
-        if not pkt.info or pkt.col_protocol in ("Ethernet", "SLL"):
+        if not pkt.info or pkt.col_protocol in ("Ethernet", "SLL", "VLAN", "802.1ad"):
             pkt.set_protocol(f"0x{etype:04x}")
         return
     used = fn(buf, off, end, tree, pkt)
@@ -113,11 +115,15 @@ def dissect_ethertype(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, ety
     captured_end = min(end, len(buf))
     if tail >= captured_end:
         return
+    # As Wireshark: only a frame of at least the minimum size can have been padded, and
+    # padding is all zeros (anything else makes the whole rest a trailer).
     pad_end = min(captured_end, max(tail, frame_start + MIN_FRAME))
+    if pkt.length < frame_start + MIN_FRAME or any(buf.data[tail:pad_end]):
+        pad_end = tail
     if pad_end > tail:
         trailer_tree.add(PADDING, tail, pad_end - tail, buf.bytes(tail, pad_end - tail))
     if captured_end > pad_end:
-        trailer_tree.add(TRAILER, pad_end, captured_end - pad_end,
+        trailer_tree.add(trailer, pad_end, captured_end - pad_end,
                          buf.bytes(pad_end, captured_end - pad_end))
 
 
