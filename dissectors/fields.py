@@ -244,7 +244,7 @@ def display_value(spec: FieldSpec, value: Any) -> str:
         return raw
     if ft in (FT.BYTES, FT.UINT_BYTES):
         b = bytes(value)
-        return b.hex(":") if len(b) <= 24 else b[:24].hex(":") + "…"
+        return b.hex() if len(b) <= 36 else b[:36].hex() + "…"
     if ft == FT.RELATIVE_TIME:
         return fields_value(spec, value) + " seconds"
     if ft == FT.NONE:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .buffer import Buf, Malformed, Truncated
 from .data import dissect_data
 from .dispatch import LINKTYPE
-from .fields import FT, Severity, expert, field, protocol
+from .fields import FT, REGISTRY, Severity, expert, field, protocol
 from .packet import CaptureState, Packet
 from .tree import NULL_TREE, Node
 
@@ -45,13 +45,13 @@ PROTOCOLS = field("frame.protocols", "Protocols in frame", FT.STRING,
                   explain="The layers wirelens recognised, outermost first.")
 COMMENT = field("frame.comment", "Comment", FT.STRING, blurb="Packet comment from the file")
 
-MALFORMED = expert("_ws.malformed", "malformed", Severity.ERROR, "Malformed Packet",
+MALFORMED_ITEM = protocol("_ws.malformed", "Malformed Packet")
+SHORT = protocol("_ws.short", "Packet size limited during capture",
+                 explain="The capture kept fewer bytes than the packet had (snap length), so "
+                         "higher layers are cut short. Capture with -s 0 to keep everything.")
+MALFORMED = expert("_ws.malformed.expert", "malformed", Severity.ERROR, "Malformed Packet",
                    explain="A length or value in the packet contradicts the packet itself: "
                            "a buggy sender, corruption, or a protocol wirelens misidentified.")
-TRUNCATED = expert("_ws.short", "malformed", Severity.WARN,
-                   "Packet size limited during capture",
-                   explain="The capture kept fewer bytes than the packet had (snap length), so "
-                           "higher layers are cut short. Capture with -s 0 to keep everything.")
 # tshark's column pseudo-fields, accepted by -e and filters; their values come from the
 # packet's columns, not from the tree.
 COLUMNS = {name: field(f"_ws.col.{name}", name, FT.STRING)
@@ -95,16 +95,17 @@ def dissect_frame(data: bytes, *, number: int, ts_ns: int, origlen: int, linktyp
     try:
         l2(buf, 0, buf.reported, t, pkt)
     except Truncated:
-        _mark(t, pkt, TRUNCATED, f"{TRUNCATED.summary}: {pkt.current} truncated",
-              f"[Packet size limited during capture: {_proto_label(pkt.current)} truncated]")
+        # tshark: a "[Packet size limited during capture: X truncated]" item, no expert.
+        _mark(t, pkt, None, f"Packet size limited during capture: {_proto_label(pkt.current)} "
+              "truncated", "[Packet size limited during capture]")
     except Malformed as e:
-        _mark(t, pkt, MALFORMED, f"Malformed Packet ({_proto_label(pkt.current)}): {e}",
+        _mark(t, pkt, MALFORMED, f"Malformed Packet: {_proto_label(pkt.current)} ({e})",
               "[Malformed Packet]")
     except Exception as e:  # noqa: BLE001 - last line of defence, recorded for the tests
         # A dissector bug must not take the whole capture down: the frame is shown as
         # malformed and the bug is kept in hints so the property tests can fail on it.
         pkt.hints["bug"] = repr(e)
-        _mark(t, pkt, MALFORMED, f"Malformed Packet ({_proto_label(pkt.current)}): {e!r}",
+        _mark(t, pkt, MALFORMED, f"Malformed Packet: {_proto_label(pkt.current)} ({e!r})",
               "[Malformed Packet]")
     if root is not None:
         node = root.find("frame.protocols")
@@ -117,16 +118,26 @@ def dissect_frame(data: bytes, *, number: int, ts_ns: int, origlen: int, linktyp
 
 
 def _proto_label(proto: str) -> str:
-    return proto.upper() if len(proto) <= 4 else proto
+    """The layer name as tshark prints it in these notes ('DNS', 'IPv6', 'Raw')."""
+    spec = REGISTRY.get(proto)
+    return LABELS.get(proto) or (spec.name.split(",")[0] if spec is not None else proto)
 
 
-def _mark(t, pkt: Packet, spec, message: str, info: str) -> None:
-    pkt.note(spec)
-    if not pkt.fenced:
-        pkt.append_info(info)
-    pkt.layers.append("_ws.malformed" if spec is MALFORMED else "_ws.short")
+LABELS = {"ip": "IPv4", "ipv6": "IPv6", "tcp": "TCP", "udp": "UDP", "icmp": "ICMP",
+          "icmpv6": "ICMPv6", "eth": "Ethernet", "arp": "ARP", "dns": "DNS", "tls": "TLS",
+          "raw": "Raw", "vlan": "VLAN", "sll": "SLL", "null": "Null/Loopback"}
+
+
+def _mark(t, pkt: Packet, spec, label: str, info: str) -> None:
+    """Note a Truncated/Malformed layer: Info suffix (no space, as tshark), a tree item
+    carrying the label, and for malformed frames the expert item tshark adds."""
+    pkt.append_info(info, sep="")
+    if spec is not None:
+        pkt.note(spec)
     if t:
-        t.add_expert(spec, 0, 0, message)
+        item = t.add(SHORT if spec is None else MALFORMED_ITEM, 0, 0, None, f"[{label}]")
+        if spec is not None:
+            item.add_expert(spec, 0, 0, "Malformed Packet (Exception occurred)")
 
 
 def _frame_fields(root: Node, pkt: Packet, comment: str | None, prev: int | None,

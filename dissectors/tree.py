@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .fields import FT, REGISTRY, ExpertSpec, FieldSpec, bitfield_str, display_value
+from .fields import FT, REGISTRY, ExpertSpec, FieldSpec, Severity, bitfield_str, display_value
 
 _EXPERT_MESSAGE = "_ws.expert.message"
 
@@ -108,7 +108,8 @@ class Node:
         else:
             s = f"{self.spec.name}: {display_value(self.spec, self.value)}"
         if self.expert is not None:
-            sev = self.expert.severity.name.capitalize()
+            sev = "Warning" if self.expert.severity == Severity.WARN else \
+                self.expert.severity.name.capitalize()
             return f"[Expert Info ({sev}/{self.expert.group.capitalize()}): {s}]"
         return f"[{s}]" if self.generated else s
 
