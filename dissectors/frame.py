@@ -132,6 +132,7 @@ def _mark(t, pkt: Packet, spec, label: str, info: str) -> None:
     """Note a Truncated/Malformed layer: Info suffix (no space, as tshark), a tree item
     carrying the label, and for malformed frames the expert item tshark adds."""
     pkt.append_info(info, sep="")
+    pkt.damage = "short" if spec is None else "malformed"
     if spec is not None:
         pkt.note(spec)
     if t:

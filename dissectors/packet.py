@@ -45,7 +45,7 @@ class Packet:
     __slots__ = ("number", "ts_ns", "caplen", "length", "linktype", "iface", "state", "visited",
                  "col_protocol", "info", "fenced", "layers", "dl_src", "dl_dst", "net_src", "net_dst", "net_ver",
                  "ip_proto", "ttl", "srcport", "dstport", "ptype", "experts", "max_severity",
-                 "current", "tcp", "udp", "in_error", "hints", "sources")
+                 "current", "tcp", "udp", "in_error", "hints", "sources", "damage")
 
     def __init__(self, number: int, ts_ns: int, caplen: int, length: int, linktype: int,
                  iface: int, state: CaptureState) -> None:
@@ -78,6 +78,7 @@ class Packet:
         self.udp: Any = None
         self.in_error = False        # dissecting the packet quoted by an ICMP error
         self.hints: dict[str, Any] = {}
+        self.damage = ""             # "", "short" (cut by snaplen) or "malformed"
         # extra data sources (reassembled buffers) as (name, bytes); tree nodes with src=i
         # point into sources[i - 1]; src 0 is the frame itself
         self.sources: list[tuple[str, bytes]] = []

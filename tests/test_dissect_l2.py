@@ -43,7 +43,8 @@ def protocols(root) -> str:
 
 
 def experts(pkt) -> set[str]:
-    return {e.abbrev for e in pkt.experts}
+    """Expert abbrevs, plus the frame's damage mark as tshark names it (_ws.short/_ws.malformed)."""
+    return {e.abbrev for e in pkt.experts} | ({f"_ws.{pkt.damage}"} if pkt.damage else set())
 
 
 def _layer_stub(name: str):
