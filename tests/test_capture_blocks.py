@@ -344,7 +344,7 @@ GOOD = shb() + idb() + epb(0, 1, FRAME)
     (b"hello world, this is not a block!!!", "garbage or damage at byte 140: no valid block"),
     (bytes(64), "no valid block there (type 0x00000000, length 0 is too short)"),
     (epb(0, 2, FRAME)[:40], "cut short in the middle of a packet record at byte 140"),
-    (idb()[:16], "cut short in the middle of a interface description block"),
+    (idb()[:16], "cut short in the middle of an interface description block"),
     (b"\x06\0\0", "cut short in the middle of a block header at byte 140"),
     (epb(5, 2, FRAME), "names interface 5, but its section has 1 interface(s)"),
     (struct.pack("<4sI4s", b"\n\r\r\n", 28, b"XXXX") + bytes(16), "bad byte-order magic"),

@@ -66,7 +66,7 @@ def test_corpus_pcapng_comments_and_interfaces_match_tshark(name, corpus_dir):
     frames = list(reader)
     lines = out.splitlines()
     assert len(lines) == len(frames)
-    for f, line in zip(frames, lines):
+    for f, line in zip(frames, lines, strict=True):
         comment, _, iface_name = line.partition("\t")
         assert (f.comment or "") == comment
         if f.iface >= 0 and reader.interfaces[f.iface].section == 0:

@@ -27,8 +27,10 @@ import numpy as np
 from .model import (CUSTOM_BLOCK_LINKTYPE, NO_IFACE, CaptureError, Interface, RawFrame,
                     max_caplen)
 from .opener import open_capture
-from .pcap import FILE_HEADER_LEN, RECORD_HEADER_LEN, PcapReader, bad_record
-from .pcapng import EPB, MAX_BLOCK, PACKET_BLOCKS, BLOCK_NAMES, Damage, PcapngReader
+from .pcap import FILE_HEADER_LEN, PcapReader, bad_record
+from .pcap import cut_short as pcap_cut_short
+from .pcapng import EPB, MAX_BLOCK, PACKET_BLOCKS, Damage, PcapngReader
+from .pcapng import cut_short as pcapng_cut_short
 from .reader import CaptureReader
 from .source import GZIP_ERRORS, _one_line, stream_error
 
@@ -248,21 +250,8 @@ class FrameIndex:
 
     def _cut_short(self, buf, p: int, base: int) -> str:
         if self.format == "pcap":
-            if len(buf) - p < RECORD_HEADER_LEN:
-                return f"file cut short in the middle of a packet record header at byte {base + p}"
-            cap = self._pcap_cap(buf, p)
-            return (f"file cut short in the middle of a packet record at byte {base + p} "
-                    f"({len(buf) - p - RECORD_HEADER_LEN} of {cap} packet bytes present)")
-        if len(buf) - p < 12:
-            return f"file cut short in the middle of a block header at byte {base + p}"
-        btype, blen = struct.unpack_from(self._reader.state.order + "II", buf, p)
-        what = "packet record" if btype in PACKET_BLOCKS else \
-            BLOCK_NAMES.get(btype, "unknown") + " block"
-        return (f"file cut short in the middle of a {what} at byte {base + p} "
-                f"({len(buf) - p} of {blen} bytes present)")
-
-    def _pcap_cap(self, buf, p: int) -> int:
-        return struct.unpack_from(self._pcap[0] + "I", buf, p + 8)[0]
+            return pcap_cut_short(buf, p, base, self._pcap[0])
+        return pcapng_cut_short(buf, p, base, self._reader.state.order)
 
     # --- storage -----------------------------------------------------------------------------
 
@@ -514,7 +503,8 @@ class FrameIndex:
         block = EPB if self.format == "pcapng" else 0
         comments, special = self._comments, self._special
         rows = zip(range(start, stop), cols.offsets[start:stop], cols.caplens[start:stop],
-                   cols.origlens[start:stop], cols.ts_ns[start:stop], cols.ifaces[start:stop])
+                   cols.origlens[start:stop], cols.ts_ns[start:stop], cols.ifaces[start:stop],
+                   strict=True)
         for i, off, cap, orig, ts, g in rows:
             extra = special.get(i)
             if g == _NO_IFACE16:

@@ -86,12 +86,3 @@ class Interface(NamedTuple):
 
 
 _PRECISIONS = (0, 1, 2, 3, 6, 9)
-
-
-def ticks_to_ns(ticks: int, tsresol: int) -> int:
-    """Time stamp ticks at tsresol per second to nanoseconds (floor, as Wireshark does)."""
-    if tsresol == 1_000_000_000:
-        return ticks
-    if 1_000_000_000 % tsresol == 0:
-        return ticks * (1_000_000_000 // tsresol)
-    return ticks * 1_000_000_000 // tsresol

@@ -79,8 +79,7 @@ class PcapReader(CaptureReader):
                 n = len(buf)
                 if n - p < RECORD_HEADER_LEN:
                     if n > p:
-                        self.error = ("file cut short in the middle of a packet record header "
-                                      f"at byte {src.base + p}")
+                        self.error = cut_short(buf, p, src.base, h.order)
                     return
             sec, frac, cap, orig = unpack(buf, p)
             if cap > limit:
@@ -93,13 +92,22 @@ class PcapReader(CaptureReader):
                 n = len(buf)
                 q = p + RECORD_HEADER_LEN
                 if q + cap > n:
-                    self.error = ("file cut short in the middle of a packet record at byte "
-                                  f"{src.base + p} ({n - q} of {cap} packet bytes present)")
+                    self.error = cut_short(buf, p, src.base, h.order)
                     return
             e = q + cap
             yield RawFrame(sec * 1_000_000_000 + frac * mult, cap, orig, lt, 0, buf[q:e],
                            src.base + q)
             p = e
+
+
+def cut_short(buf, p: int, base: int, order: str) -> str:
+    """The error for a file that ends inside the record at buf[p] (absolute byte base + p)."""
+    have = len(buf) - p
+    if have < RECORD_HEADER_LEN:
+        return f"file cut short in the middle of a packet record header at byte {base + p}"
+    cap = struct.unpack_from(order + "I", buf, p + 8)[0]
+    return (f"file cut short in the middle of a packet record at byte {base + p} "
+            f"({have - RECORD_HEADER_LEN} of {cap} packet bytes present)")
 
 
 def bad_record(at: int, cap: int, limit: int) -> str:

@@ -11,7 +11,7 @@ import struct
 from typing import BinaryIO, Callable, Iterator, Sequence
 
 from .model import (CUSTOM_BLOCK_LINKTYPE, NO_IFACE, CaptureError, Interface, RawFrame,
-                    max_caplen, ticks_to_ns)
+                    max_caplen)
 from .reader import CaptureReader
 from .sink import Sink
 from .source import Source
@@ -262,6 +262,19 @@ class PcapngState:
 PACKET_BLOCKS = frozenset((EPB, PB, SPB, CB_COPY, CB_NOCOPY))
 
 
+def cut_short(buf, p: int, base: int, order: str) -> str:
+    """The error for a file that ends inside the block at buf[p] (absolute byte base + p)."""
+    have = len(buf) - p
+    if have < 12:
+        return f"file cut short in the middle of a block header at byte {base + p}"
+    btype, blen = struct.unpack_from(order + "II", buf, p)
+    what = "packet record" if btype in PACKET_BLOCKS else \
+        BLOCK_NAMES.get(btype, "unknown") + " block"
+    article = "an" if what[0] in "aeiou" else "a"
+    return (f"file cut short in the middle of {article} {what} at byte {base + p} "
+            f"({have} of {blen} bytes present)")
+
+
 def text(v: bytes) -> str:
     """A pcapng string option: UTF-8, possibly NUL-terminated."""
     return v.split(b"\0", 1)[0].decode("utf-8", "replace")
@@ -313,8 +326,7 @@ class PcapngReader(CaptureReader):
                 n = len(buf)
                 if n - p < 12:
                     if n > p:
-                        raise Damage("file cut short in the middle of a block header at byte "
-                                     f"{src.base + p}")
+                        raise Damage(cut_short(buf, p, src.base, st.order))
                     return
             at = src.base + p
             btype, blen = st.head(buf, p, at)
@@ -323,10 +335,7 @@ class PcapngReader(CaptureReader):
                 buf = src.buf
                 n = len(buf)
                 if n - p < blen:
-                    what = "packet record" if btype in PACKET_BLOCKS else \
-                        BLOCK_NAMES.get(btype, "unknown") + " block"
-                    raise Damage(f"file cut short in the middle of a {what} at byte {at} "
-                                 f"({n - p} of {blen} bytes present)")
+                    raise Damage(cut_short(buf, p, src.base, st.order))
             st.check_trailer(buf, p, blen, at)
             if btype == EPB:
                 lid, th, tl, cap, orig = st.epb(buf, p + 8)
