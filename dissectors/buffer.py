@@ -43,8 +43,12 @@ class Buf:
         return len(self.data)
 
     def need(self, off: int, n: int) -> None:
-        """Raise Truncated unless bytes [off, off+n) were captured."""
+        """Raise unless bytes [off, off+n) were captured: Malformed when they lie beyond
+        the frame's reported length too (the packet is short, as Wireshark's
+        ReportedBoundsError), Truncated when only the capture cut them (snaplen)."""
         if off < 0 or n < 0 or off + n > len(self.data):
+            if off + n > self.reported or off < 0 or n < 0:
+                raise Malformed(f"need {n} bytes at offset {off}, frame has {self.reported}")
             raise Truncated(f"need {n} bytes at offset {off}, captured {len(self.data)}")
 
     def need_within(self, off: int, n: int, end: int) -> None:
@@ -56,7 +60,7 @@ class Buf:
 
     def u8(self, off: int) -> int:
         if off < 0 or off >= len(self.data):
-            raise Truncated(f"need 1 byte at offset {off}, captured {len(self.data)}")
+            self.need(off, 1)
         return self.data[off]
 
     def u16(self, off: int) -> int:
