@@ -84,7 +84,7 @@ def dissect_eth(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | 
     if not pkt.fenced:
         pkt.dl_src, pkt.dl_dst = src, dst
     pkt.set_protocol("Ethernet")
-    pkt.set_info(f"{ether_str(src)} → {ether_str(dst)}")
+    pkt.set_info("Ethernet II")
     if etype < 0x0600:
         # IEEE 802.3: a length, followed by LLC that we show as data.
         t.add(LEN, off + 12, 2, etype)
