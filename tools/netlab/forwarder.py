@@ -40,7 +40,7 @@ IFF_NO_PI = 0x1000
 
 ETH_IPV4, ETH_IPV6, ETH_VLAN, ETH_QINQ = 0x0800, 0x86DD, 0x8100, 0x88A8
 PROTO_ICMP, PROTO_TCP, PROTO_ICMPV6 = 1, 6, 58
-TCP_SYN, TCP_RST, TCP_ACK = 0x02, 0x04, 0x10
+TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10
 WIRE_OVERHEAD = 24          # preamble + FCS + inter-frame gap, counted by the rate limiter
 FLOW_TABLE_MAX = 4096       # bound on the middlebox flow table
 
@@ -161,7 +161,7 @@ def make_rst(frame: bytes, l3: L3Info) -> bytes:
     sport, dport, seq, ack = struct.unpack_from("!HHII", frame, o)
     flags = frame[o + 13]
     doff = (frame[o + 12] >> 4) * 4
-    seg_len = l3.ip_len - (o - l3.l3_off) - doff
+    seg_len = l3.ip_len - (o - l3.l3_off) - doff + bool(flags & TCP_SYN) + bool(flags & TCP_FIN)
     if flags & TCP_ACK:
         r_seq, r_ack, r_flags = ack, 0, TCP_RST
     else:
@@ -192,7 +192,7 @@ class Direction:
         self.rng = rng
         self.byte_time = 8.0 / (cfg.rate_mbit * 1e6) if cfg.rate_mbit > 0 else 0.0
         self.link_free = 0.0
-        self.counters = dict(rx=0, tx=0, lost=0, queue_drop=0, mtu_drop=0, filtered=0,
+        self.counters = dict(rx=0, lost=0, queue_drop=0, mtu_drop=0, filtered=0,
                              reordered=0, middlebox_rst=0)
 
     def schedule(self, frame: bytes, now: float) -> float | None:

@@ -106,6 +106,10 @@ class Lab:
                 p.kill()
                 p.wait(timeout=5)
         self.procs.clear()
+        fwd_log = self.tmp / "forwarder.log"
+        if fwd_log.exists():     # per-direction counters: what the impairments actually did
+            for line in fwd_log.read_text(errors="replace").splitlines()[-1:]:
+                print(f"   forwarder: {line}", file=sys.stderr)
         for ns in NAMESPACES:
             sh("ip", "netns", "del", ns, check=False)
         shutil.rmtree(Path("/etc/netns") / NS_CLI, ignore_errors=True)
@@ -124,6 +128,10 @@ class Lab:
                 "net.ipv6.conf.default.router_solicitations": "0",
                 "net.ipv4.tcp_no_metrics_save": "1",     # no state carried between connections
                 "net.ipv4.ip_local_port_range": "40000 40999"}
+        if Path("/proc/sys/net/ipv4/tcp_syn_linear_timeouts").exists():
+            # Linux >= 6.17 retries SYNs every second 4 times before backing off; keep the
+            # classic exponential backoff (1, 2, 4, 8 s) most production kernels still show.
+            base["net.ipv4.tcp_syn_linear_timeouts"] = "0"
         extra = {NS_CLI: c.client_sysctls, NS_MID: {"net.ipv4.ip_forward": "1",
                                                     "net.ipv6.conf.all.forwarding": "1"},
                  NS_SRV: c.server_sysctls}
@@ -249,7 +257,7 @@ class Lab:
     def capture(self, ns: str, dev: str, path: Path, settle: float = 0.3) -> Iterator[Path]:
         """tcpdump (full snaplen, nothing filtered) on `dev` in `ns` while the block runs."""
         log = self.tmp / f"tcpdump-{ns}-{dev}.log"
-        p = self.start(ns, "tcpdump", "-i", dev, "-n", "-s", "0", "-U", "--immediate-mode",
+        p = self.start(ns, "tcpdump", "-i", dev, "-n", "-s", "0", "-U", "--immediate-mode", "-Z", "root",
                        "-w", str(path), log=log.stem)
         self._wait_for(lambda: log.exists() and "listening on" in log.read_text(), 10,
                        f"tcpdump on {ns}:{dev}")

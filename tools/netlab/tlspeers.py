@@ -88,6 +88,7 @@ def _serve_conn(ctx: ssl.SSLContext, raw: socket.socket) -> None:
                 body = _payload(600 if b"/big" in req else 120)
                 s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
                           + str(len(body)).encode() + b"\r\n\r\n" + body)
+            s.unwrap()                 # the client sent close_notify: answer with ours
     except (OSError, ssl.SSLError):
         raw.close()
 
@@ -145,6 +146,7 @@ def _session(ctx: ssl.SSLContext, host: str, port: int, sni: str, requests: list
                 s.recv(4096)
             time.sleep(0.05)           # TLS 1.3 tickets arrive after the first response
             res["session"] = s.session
+            s.unwrap()                 # close_notify both ways, then FIN: a clean close
     except (OSError, ssl.SSLError) as e:
         res["error"] = f"{type(e).__name__}: {getattr(e, 'reason', None) or e}"
     res["ms"] = round((time.monotonic() - t0) * 1e3, 1)
