@@ -87,7 +87,10 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out) -> int:
         time_text = columns.format_time(args.time_format, f.ts_ns, first_ns, prev_ns, disp_ns,
                                         _digits(reader, f.iface))
         if writer is not None:
-            writer.write(f)
+            try:
+                writer.write(f)
+            except (CaptureError, OSError) as e:
+                raise UsageError(f"cannot write frame {n} to {args.write}: {e}") from None
         if args.format == "fields":
             pending.append(fields_line(args.fields, root, pkt, fmt, time_text) + "\n")
         elif args.format == "json":
