@@ -216,7 +216,7 @@ def fields_value(spec: FieldSpec, value: Any) -> str:
     if ft == FT.RELATIVE_TIME:
         return nsec_str(value) if isinstance(value, int) else f"{value:.9f}"
     if ft == FT.DOUBLE:
-        return repr(float(value)) if not float(value).is_integer() else str(int(value))
+        return f"{float(value):.15g}"   # tshark prints doubles with DBL_DIG digits
     if ft == FT.STRING:
         return str(value)
     if ft == FT.PROTOCOL:
