@@ -499,13 +499,13 @@ def _options(buf: Buf, pos: int, end: int, t: Tree, pkt: Packet) -> None:
         if fn is not None:
             o.append_label(fn(buf, pos, size, o, pkt, kind) + ")")
         else:
-            o.append_label(")")
             if kind not in OPT_NAMES:
                 o.add_expert(OPT_UNDECODED, pos, size,
                              f"Dissector for ICMPv6 Option ({kind}) code not implemented, "
                              "Contact Wireshark developers if you want this supported")
                 pkt.note(OPT_UNDECODED)
             buf.need(pos, size)
+            o.append_label(")")
             o.add(DATA, pos + 2, size - 2, buf.bytes(pos + 2, size - 2))
         pos += size
 
@@ -559,7 +559,7 @@ def _ext_echo(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, typ: int) -> N
          EXT_ECHO_RSP_IPV6)
     for spec in bits:
         t.add_bits(spec, off + 7, 1, flags)
-    if typ == EXT_ECHO_REQUEST and end > off + 8:
+    if typ == EXT_ECHO_REQUEST:
         _extensions(buf, off + 8, end, t, pkt)
 
 
@@ -592,10 +592,8 @@ def _mld(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, typ: int) -> None:
         t.add(MLD_MRC, off + 4, 2, mrc)
         t.add(RESERVED, off + 6, 2, buf.bytes(off + 6, 2))
         t.add(MLD_MCAST, off + 8, 16, buf.bytes(off + 8, 16))
-        flags = buf.u8(off + 24)
-        node = t.add(MLD_FLAG, off + 24, 1, flags)
-        for spec in (MLD_FLAG_S, MLD_FLAG_QRV, MLD_FLAG_RSV):
-            node.add_bits(spec, off + 24, 1, flags)
+        _bitmask(t, MLD_FLAG, off + 24, 1, buf.u8(off + 24),
+                 (MLD_FLAG_S, MLD_FLAG_QRV, MLD_FLAG_RSV))
         qqi = buf.u8(off + 25)
         if qqi >= 0x80:
             qqi = ((qqi & 0x0F) | 0x10) << (((qqi & 0x70) >> 4) + 3)

@@ -113,6 +113,13 @@ def test_echo_pairing_single_pass_then_visited():
     assert rep.info_text().endswith("(request in 1)") and cells(root, "icmp.resp_to") == "1"
 
 
+def test_response_time_prints_like_tshark():
+    st_ = CaptureState()
+    run(ECHO_REQ, number=1, state=st_)
+    root, _ = run(ECHO_REP, number=2, src=B4, dst=A4, ts_ns=T0 + 1_200_639_000, state=st_)
+    assert cells(root, "icmp.resptime") == "1200.639"   # not 1200.6390000000001
+
+
 def test_echo_reply_with_other_data_or_twice_is_not_paired():
     st_ = CaptureState()
     run(ECHO_REQ, number=1, state=st_)
