@@ -466,7 +466,7 @@ def dissect_quoted(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, etype:
     capture really cut short (captured < quote end) reports truncation, as tshark does.
     """
     fn = ETHERTYPE.get(etype)
-    if fn is None or off >= end:
+    if fn is None or off >= end or _quote_depth(pkt) > MAX_QUOTE_DEPTH:
         return
     current = pkt.current
     saved = (pkt.fenced, pkt.in_error, pkt.net_src, pkt.net_dst, pkt.net_ver, pkt.ip_proto,
@@ -489,6 +489,15 @@ def dissect_quoted(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, etype:
     quoted = quoted_summary(quote.data, off, end)
     if quoted is not None:
         pkt.hints["icmp_quoted"] = quoted
+
+
+# An error quoting an error is already against RFC 1122 (3.2.2); deeper nesting is only
+# ever hostile, and would exhaust the interpreter's stack.
+MAX_QUOTE_DEPTH = 8
+
+
+def _quote_depth(pkt: Packet) -> int:
+    return sum(1 for layer in pkt.layers if layer in ("icmp", "icmpv6"))
 
 
 _IPV6_EXTENSIONS = frozenset((0, 43, 44, 60))   # hop-by-hop, routing, fragment, dst options

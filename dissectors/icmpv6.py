@@ -18,7 +18,7 @@ import ipaddress
 from .buffer import Buf
 from .data import dissect_data
 from .dispatch import IP_PROTO
-from .fields import FT, Base, Severity, ether_str, expert, field, protocol
+from .fields import FT, Base, FieldSpec, Severity, ether_str, expert, field, protocol
 from .icmp import (
     CHECKSUM_STATUS_NAMES,
     EXT_ECHO_STATES,
@@ -338,12 +338,12 @@ def _ip6(b: bytes) -> str:
     return str(ipaddress.IPv6Address(b))
 
 
-def _lifetime(t: Tree, spec, pos: int, value: int) -> None:
+def _lifetime(t: Tree, spec: FieldSpec, pos: int, value: int) -> None:
     text = f"Infinity ({value})" if value == INFINITY else str(value)
     t.add(spec, pos, 4, value, f"{spec.name}: {text}")
 
 
-def _flags_label(name: str, raw: int, width: int, specs: tuple) -> str:
+def _flags_label(name: str, raw: int, width: int, specs: tuple[FieldSpec, ...]) -> str:
     """Wireshark's bitmask heading: the value, then set flags and named sub-fields."""
     parts = [f"{name}: 0x{raw:0{width}x}"]
     for spec in specs:
@@ -356,7 +356,8 @@ def _flags_label(name: str, raw: int, width: int, specs: tuple) -> str:
     return ", ".join(parts)
 
 
-def _bitmask(t: Tree, spec, pos: int, size: int, raw: int, bits: tuple) -> None:
+def _bitmask(t: Tree, spec: FieldSpec, pos: int, size: int, raw: int,
+             bits: tuple[FieldSpec, ...]) -> None:
     node = t.add(spec, pos, size, raw, _flags_label(spec.name, raw, size * 2, bits))
     for b in bits:
         node.add_bits(b, pos, size, raw)

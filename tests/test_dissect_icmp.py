@@ -20,7 +20,14 @@ from dissectors.buffer import Buf, DissectError
 from dissectors.dispatch import ETHERTYPE
 from dissectors.fields import REGISTRY, fields_value
 from dissectors.frame import PROTO as FRAME
-from dissectors.icmp import EXPLAIN, IcmpSummary, Quoted, dissect_icmp, time_str
+from dissectors.icmp import (
+    EXPLAIN,
+    MAX_QUOTE_DEPTH,
+    IcmpSummary,
+    Quoted,
+    dissect_icmp,
+    time_str,
+)
 from dissectors.icmpv6 import dissect_icmpv6
 from dissectors.packet import Packet
 from dissectors.tree import NULL_TREE, Node
@@ -484,6 +491,22 @@ def test_quote_cut_by_the_capture_is_truncated():
 # ---------------------------------------------------------------------------------------
 # Hostile input
 # ---------------------------------------------------------------------------------------
+
+
+@needs_ip
+def test_deeply_nested_errors_stop_quoting():
+    # 400 time-exceeded messages, each quoting the next: bounded, no stack exhaustion
+    ip = _ip4(A4, B4, ECHO_REQ)
+    for _ in range(400):
+        msg = bytearray(b"\x0b\0\0\0\0\0\0\0" + ip)
+        msg[2:4] = _inet_checksum(bytes(msg))
+        ip = _ip4(bytes([10, 0, 0, 3]), A4, bytes(msg))
+    frame = _frame(ip)
+    _, pkt = dissect_frame(frame, number=1, ts_ns=T0, origlen=len(frame), linktype=1,
+                           state=CaptureState())
+    assert "bug" not in pkt.hints
+    assert pkt.info_text() == "Time-to-live exceeded (Time to live exceeded in transit)"
+    assert pkt.layers.count("icmp") == MAX_QUOTE_DEPTH + 1
 
 
 @settings(max_examples=300, deadline=None)
