@@ -133,6 +133,12 @@ EXPLAIN: dict[tuple[int, int | None], str] = {
                         "server work: compare it with your service's response time.",
 }
 
+
+def explain(typ: int, code: int) -> str:
+    """What an ICMP message means for a backend engineer ('' when nothing to add)."""
+    return EXPLAIN.get((typ, code)) or EXPLAIN.get((typ, None), "")
+
+
 CHECKSUM_STATUS_NAMES = {0: "Bad", 1: "Good", 2: "Unverified", 3: "Not present", 4: "Illegal"}
 CK_BAD, CK_GOOD, CK_UNVERIFIED, CK_NOT_PRESENT = 0, 1, 2, 3
 

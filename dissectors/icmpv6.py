@@ -162,6 +162,12 @@ EXPLAIN: dict[tuple[int, int | None], str] = {
                           "solicited-node groups that neighbor discovery needs.",
 }
 
+
+def explain(typ: int, code: int) -> str:
+    """What an ICMPv6 message means for a backend engineer ('' when nothing to add)."""
+    return EXPLAIN.get((typ, code)) or EXPLAIN.get((typ, None), "")
+
+
 # ---------------------------------------------------------------------------------------
 # Fields
 # ---------------------------------------------------------------------------------------

@@ -26,9 +26,11 @@ from dissectors.icmp import (
     IcmpSummary,
     Quoted,
     dissect_icmp,
+    explain,
     time_str,
 )
 from dissectors.icmpv6 import dissect_icmpv6
+from dissectors.icmpv6 import explain as explain6
 from dissectors.packet import Packet
 from dissectors.tree import NULL_TREE, Node
 
@@ -253,6 +255,8 @@ def test_explanations_for_a_backend_engineer():
     assert "REJECT" in EXPLAIN[(3, 13)] and "black hole" in EXPLAIN[(3, 4)]
     assert "routing loop" in EXPLAIN[(11, 0)]
     assert time_str(3661, 5) == "1 hour, 1 minute, 1.005 seconds"
+    assert explain(3, 10) == EXPLAIN[(3, 10)] and explain(3, 11) == EXPLAIN[(3, None)]
+    assert "path MTU" in explain6(2, 0) and explain6(129, 0) and explain(42, 0) == ""
 
 
 @pytest.mark.parametrize("msg, exc", [
