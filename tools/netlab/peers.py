@@ -57,6 +57,7 @@ def serve_http(args: argparse.Namespace) -> None:
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = 65536       # headers and body leave in one send(), as real servers do
         server_version = "wlens-lab/1.0"
         sys_version = ""
 
