@@ -119,6 +119,13 @@ def note(t: Tree, pkt: Packet, spec: ExpertSpec, message: str | None = None,
         t.add_expert(spec, pos, size, message)
 
 
+def expert_item(t: Tree, pkt: Packet, spec: ExpertSpec, message: str, pos: int,
+                size: int) -> None:
+    """A tree item that is only a problem report (tshark's proto_tree_add_expert): the
+    message as an item, the expert info under it."""
+    note(t.add_text(pos, size, message), pkt, spec, message, pos, size)
+
+
 def clear_info(pkt: Packet) -> None:
     """Wireshark's col_clear(COL_INFO): a layer starts the Info column afresh."""
     if not pkt.fenced:
@@ -627,20 +634,21 @@ def _options(buf: Buf, ip_off: int, hlen: int, end: int, opts: Tree, pkt: Packet
             entry = _OPTIONS.get(opt)
             name = entry[0] if entry else f"Unknown (0x{opt:02x})"
             if length == 0:
-                note(opts, pkt, OPT_LEN_INVALID, f"{name} (length byte past end of options)",
-                     pos, 1)
+                expert_item(opts, pkt, OPT_LEN_INVALID,
+                            f"{name} (length byte past end of options)", pos, 1)
                 return
             buf.need_within(pos + 1, 1, end)
             olen = data[pos + 1]
             length -= 1
             if olen < 2:
-                note(opts, pkt, OPT_LEN_INVALID,
-                     f"{name} (with too-short option length = {olen} byte{_s(olen)})", pos, 2)
+                expert_item(opts, pkt, OPT_LEN_INVALID,
+                            f"{name} (with too-short option length = {olen} byte{_s(olen)})",
+                            pos, 2)
                 return
             if olen - 2 > length:
-                note(opts, pkt, OPT_LEN_INVALID,
-                     f"{name} (option length = {olen} byte{_s(olen)} says option goes past "
-                     f"end of options)", pos, length)
+                expert_item(opts, pkt, OPT_LEN_INVALID,
+                            f"{name} (option length = {olen} byte{_s(olen)} says option goes "
+                            f"past end of options)", pos, length)
                 return
             if entry is None:
                 opts.add_text(pos, olen, f"{name} ({olen} byte{_s(olen)})")
@@ -725,13 +733,7 @@ def _opt_security(buf: Buf, pos: int, olen: int, end: int, opts: Tree, pkt: Pack
         return
     val = _u8(buf, cur, end)
     if t:
-        names = "".join(f", {f.name}" for f in OPT_SEC_AUTH if val & f.bitmask)
-        fl = t.add(OPT_SEC_FLAGS, cur, 1, val, f"Protection Authority Flags: 0x{val:02x}{names}")
-        for f in OPT_SEC_AUTH:
-            fl.add_bits(f, cur, 1, val)
-        fl.add(OPT_SEC_UNASSIGNED, cur, 1, (val & 0x06) >> 1,
-               f"{bit_picture(val, 0x06, 8)} = Unassigned: 0x{(val & 0x06) >> 1:x}")
-        fl.add_bits(OPT_SEC_FTI, cur, 1, val)
+        _sec_flags(t, cur, val, OPT_SEC_AUTH, 0x06)
     cur += 1
     while val & 0x01:           # each further octet is announced by the previous one's FTI
         if cur == pos + olen:
@@ -739,10 +741,26 @@ def _opt_security(buf: Buf, pos: int, olen: int, end: int, opts: Tree, pkt: Pack
                  "Field Termination Indicator set to 1 for last byte of option")
             break
         val = _u8(buf, cur, end)
-        t.add(OPT_SEC_FLAGS, cur, 1, val, f"Protection Authority Flags: 0x{val:02x}")
+        if t:
+            _sec_flags(t, cur, val, [], 0xFE)
         cur += 1
     if cur < pos + olen:
         note(t, pkt, OPT_LEN_INVALID, "Extraneous data in option")
+
+
+def _sec_flags(t: Tree, pos: int, val: int, named: list, unassigned: int) -> None:
+    """One protection-authority octet (RFC 1108): authority bits, unassigned bits, and the
+    field termination indicator announcing another octet."""
+    names = "".join(f", {f.name}" for f in [*named, OPT_SEC_FTI] if val & f.bitmask)
+    fl = t.add(OPT_SEC_FLAGS, pos, 1, val, f"Protection Authority Flags: 0x{val:02x}{names}")
+    for f in named:
+        fl.add_bits(f, pos, 1, val)
+    shift = (unassigned & -unassigned).bit_length() - 1
+    value = (val & unassigned) >> shift
+    fl.add(OPT_SEC_UNASSIGNED, pos, 1, value,
+           f"{bit_picture(val, unassigned, 8)} = Unassigned: "
+           f"0x{value:0{len(f'{unassigned >> shift:x}')}x}")
+    fl.add_bits(OPT_SEC_FTI, pos, 1, val)
 
 
 def _ascii(b: bytes) -> str:
@@ -900,7 +918,7 @@ def _opt_timestamp(buf: Buf, pos: int, olen: int, end: int, opts: Tree, pkt: Pac
     step = 8 if flg in (1, 3) else 4
     while left > 0:
         if left < step:
-            note(t, pkt, SUBOPT_TOO_LONG, None, cur, left)
+            expert_item(t, pkt, SUBOPT_TOO_LONG, SUBOPT_TOO_LONG.summary, cur, left)
             break
         if step == 8:
             addr = _ip(buf, cur, end)

@@ -116,7 +116,7 @@ OPT_NAMES = {
     0xC2: "Jumbo Payload", 0xC9: "Home Address", 0xEE: "IP_DFF",
 }
 OPT_NAMES.update({t: f"Experimental (0x{t:02X})" for t in range(0x1E, 0x100, 0x20)})
-OPT_ACTIONS = {0: "Skip and continue", 1: "Discard", 2: "Discard and send ICMP",
+OPT_ACTIONS = {0: "Skip and continue", 1: "Discard", 2: "Discard and send ICMP Parameter Problem",
                3: "Discard and send ICMP if not multicast"}
 RTALERT_VALUES = {0: "MLD", 1: "RSVP", 2: "Active Network"}
 OPT = field("ipv6.opt", "IPv6 Option", FT.NONE, blurb="Option")
@@ -147,6 +147,24 @@ OPT_PMTU_RTN = field("ipv6.opt.pmtu.rtn", "Return Minimum PMTU", FT.UINT16,
 OPT_PMTU_FLAG = field("ipv6.opt.pmtu.r_flag", "Return Flag", FT.BOOLEAN, tfs=("True", "False"),
                       blurb="Destination should include the received reported PMTU")
 OPT_HOME = field("ipv6.opt.mipv6.home_address", "MIPv6 Home Address", FT.IPv6)
+OPT_TPF = field("ipv6.opt.tpf_information", "TPF Information", FT.UINT32, Base.HEX,
+                blurb="Tunnel Payload Forwarding Information")
+OPT_ILNP_NONCE = field("ipv6.opt.ilnp_nonce", "ILNP Nonce", FT.BYTES)
+OPT_RPL_FLAG = field("ipv6.opt.rpl.flag", "Flag", FT.UINT8, Base.HEX)
+OPT_RPL_FLAGS = [
+    field("ipv6.opt.rpl.flag.o", "Down", FT.BOOLEAN, bitmask=0x80, tfs=("True", "False"),
+          blurb="The packet is expected to progress Up or Down"),
+    field("ipv6.opt.rpl.flag.r", "Rank Error", FT.BOOLEAN, bitmask=0x40, tfs=("True", "False"),
+          blurb="Whether a rank error was detected"),
+    field("ipv6.opt.rpl.flag.f", "Forwarding Error", FT.BOOLEAN, bitmask=0x20,
+          tfs=("True", "False"),
+          blurb="Set if the node cannot forward the packet further towards the destination"),
+]
+OPT_RPL_RSV = field("ipv6.opt.rpl.flag.rsv", "Reserved", FT.UINT8, Base.HEX, bitmask=0x1F,
+                    blurb="Reserved (must be zero)")
+OPT_RPL_INSTANCE = field("ipv6.opt.rpl.instance_id", "RPLInstanceID", FT.UINT8, Base.HEX,
+                         blurb="The DODAG instance along which the packet is sent")
+OPT_RPL_RANK = field("ipv6.opt.rpl.sender_rank", "Sender Rank", FT.UINT16, Base.HEX)
 OPT_EXPERIMENTAL = field("ipv6.opt.experimental", "Experimental Option", FT.BYTES)
 OPT_UNKNOWN = field("ipv6.opt.unknown", "Unknown Option Payload", FT.BYTES)
 OPT_UNKNOWN_DATA = field("ipv6.opt_unknown_data", "Unknown Data", FT.BYTES,
@@ -260,12 +278,12 @@ PLEN_ZERO = expert("ipv6.plen_zero", "protocol", Severity.CHAT,
 JUMBO_MISSING = expert("ipv6.opt.jumbo.missing", "malformed", Severity.ERROR,
                        "IPv6 payload length equals 0 and Hop-By-Hop present and Jumbo Payload "
                        "option missing")
-JUMBO_PROHIBITED = expert("ipv6.opt.jumbo.prohibited", "protocol", Severity.ERROR,
+JUMBO_PROHIBITED = expert("ipv6.opt.jumbo.prohibited", "protocol", Severity.WARN,
                           "When IPv6 payload length does not equal 0 a Jumbo Payload option "
                           "must not be present")
-JUMBO_TRUNCATED = expert("ipv6.opt.jumbo.truncated", "protocol", Severity.ERROR,
+JUMBO_TRUNCATED = expert("ipv6.opt.jumbo.truncated", "protocol", Severity.WARN,
                          "Jumbo Payload option present and jumbo length < 65536")
-JUMBO_FRAGMENT = expert("ipv6.opt.jumbo.fragment", "protocol", Severity.ERROR,
+JUMBO_FRAGMENT = expert("ipv6.opt.jumbo.fragment", "protocol", Severity.WARN,
                         "Jumbo Payload option cannot be used with a fragment header")
 OPT_INVALID_LEN = expert("ipv6.opt.invalid_len", "malformed", Severity.ERROR,
                          "Invalid IPv6 option length")
@@ -287,18 +305,18 @@ ROUTING_DEPRECATED = expert("ipv6.routing.deprecated", "deprecated", Severity.NO
                                     "drop them.")
 ROUTING_INVALID_LEN = expert("ipv6.routing.invalid_length", "malformed", Severity.ERROR,
                              "Invalid IPv6 Routing header length")
-ROUTING_INVALID_SEGLEFT = expert("ipv6.routing.invalid_segleft", "protocol", Severity.ERROR,
+ROUTING_INVALID_SEGLEFT = expert("ipv6.routing.invalid_segleft", "protocol", Severity.WARN,
                                  "IPv6 Routing Header segments left field must not exceed "
                                  "address count")
 ROUTING_UNDECODED = expert("ipv6.routing.undecoded", "undecoded", Severity.NOTE,
                            "Undecoded IPv6 routing header field")
-ROUTE_MULTICAST = expert("ipv6.src_route_list.multicast_addr", "protocol", Severity.ERROR,
+ROUTE_MULTICAST = expert("ipv6.src_route_list.multicast_addr", "protocol", Severity.WARN,
                          "Multicast addresses must not appear in the source route list")
 
 NO_NEXT_HEADER = 59
 # Options valid only in one kind of header (RFC 8200 and option RFCs): type -> header kind.
-_HBH_ONLY = {0x05, 0xC2, 0x30, 0x26, 0x63, 0x31}
-_DST_ONLY = {0x04, 0xC9, 0x0F, 0x8B, 0x8C}
+_HBH_ONLY = {0x05, 0xC2, 0x30, 0x26, 0x63, 0x31, 0x07, 0x08, 0x6D, 0xEE}
+_DST_ONLY = {0x04, 0xC9, 0x0F, 0x8B, 0x8C, 0x41}
 
 
 class _Ctx:
@@ -665,8 +683,40 @@ def _opt_home_address(buf: Buf, p: int, olen: int, end: int, o: Tree, ln: Tree, 
     return p + 16
 
 
+def _opt_rpl(buf: Buf, p: int, olen: int, end: int, o: Tree, ln: Tree, pkt: Packet,
+             ctx: _Ctx | None) -> int:
+    """RPL option (RFC 6553): direction and error flags, instance, sender rank."""
+    if olen < 4:
+        note(ln, pkt, OPT_INVALID_LEN, f"RPL Option: Invalid length ({olen} bytes)")
+    flags = _u8(buf, p, end)
+    if o:
+        names = "".join(f", {f.name}" for f in OPT_RPL_FLAGS if flags & f.bitmask)
+        fl = o.add(OPT_RPL_FLAG, p, 1, flags, f"Flag: 0x{flags:02x}{names}")
+        for f in OPT_RPL_FLAGS:
+            fl.add_bits(f, p, 1, flags)
+        fl.add(OPT_RPL_RSV, p, 1, flags & 0x1F,
+               f"{bit_picture(flags, 0x1F, 8)} = Reserved: 0x{flags & 0x1F:02x}")
+    o.add(OPT_RPL_INSTANCE, p + 1, 1, _u8(buf, p + 1, end))
+    o.add(OPT_RPL_RANK, p + 2, 2, _int(buf, p + 2, 2, end))
+    return p + 4
+
+
+def _opt_tpf(buf: Buf, p: int, olen: int, end: int, o: Tree, ln: Tree, pkt: Packet,
+             ctx: _Ctx | None) -> int:
+    _bad_len(ln, pkt, olen, 4, "TPF: Invalid Length")
+    o.add(OPT_TPF, p, 4, _int(buf, p, 4, end))
+    return p + 4
+
+
+def _opt_ilnp_nonce(buf: Buf, p: int, olen: int, end: int, o: Tree, ln: Tree, pkt: Packet,
+                    ctx: _Ctx | None) -> int:
+    o.add(OPT_ILNP_NONCE, p, olen, _bytes(buf, p, olen, end))
+    return p + olen
+
+
 _OPTION_HANDLERS = {0xC2: _opt_jumbo, 0x05: _opt_router_alert, 0x04: _opt_tel,
-                    0x30: _opt_pmtu, 0xC9: _opt_home_address}
+                    0x30: _opt_pmtu, 0xC9: _opt_home_address, 0x63: _opt_rpl, 0x41: _opt_tpf,
+                    0x8B: _opt_ilnp_nonce}
 
 
 def _routing(buf: Buf, pos: int, end: int, tree: Tree, pkt: Packet, ctx: _Ctx | None) -> Step:
