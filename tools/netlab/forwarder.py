@@ -112,7 +112,8 @@ def parse_l3(frame: bytes) -> L3Info | None:
                           off + ihl, frame[off + 12:off + 16], frame[off + 16:off + 20])
         if etype == ETH_IPV6 and len(frame) >= off + 40:
             return L3Info(off, 6, 40 + int.from_bytes(frame[off + 4:off + 6], "big"),
-                          frame[off + 6], off + 40, frame[off + 8:off + 24], frame[off + 24:off + 40])
+                          frame[off + 6], off + 40, frame[off + 8:off + 24],
+                          frame[off + 24:off + 40])
         return None
     return None
 

@@ -1,20 +1,21 @@
 """The lab: three network namespaces joined by TAP devices through the user-space forwarder.
 
-    [wlens-cli]            [wlens-mid] (router, DNS resolver)            [wlens-srv]
-     eth0 10.77.1.1  ==link "client"==  eth0 10.77.1.254  |  eth1 10.77.2.254  ==link "server"==  eth0 10.77.2.2
-          fd77:1::1                          fd77:1::fe   |       fd77:2::fe                           fd77:2::2
-                                                                                                        10.77.2.53 / fd77:2::53 (DNS)
+    [wlens-cli]                [wlens-mid]: router + dnsmasq               [wlens-srv]
+    eth0 10.77.1.1  ==client==  eth0 10.77.1.254 | eth1 10.77.2.254  ==server==  eth0 10.77.2.2
+         fd77:1::1     link          fd77:1::fe  |      fd77:2::fe      link          fd77:2::2
+                                                                    DNS 10.77.2.53 / fd77:2::53
 
 Both links are TAP pairs bridged by tools/netlab/forwarder.py, so every frame a capture sees
 was built, segmented and checksummed by a real Linux stack. The middle namespace is a real
 IPv4/IPv6 router (it decrements TTL and sends ICMP errors itself).
 
-A Lab is a context manager: it refuses to touch addresses outside 10.77.0.0/16 and fd77::/16
-(there is no route out of the namespaces), and on exit, error or Ctrl-C it stops, by PID, every
-process it started and deletes its namespaces.
+A Lab is a context manager. It uses only addresses in 10.77.0.0/16 and fd77::/16 and adds no
+route out of its namespaces; on exit, error or Ctrl-C it stops, by PID, every process it
+started and deletes its namespaces.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -33,8 +34,10 @@ REPO = Path(__file__).resolve().parents[2]
 NS_CLI, NS_MID, NS_SRV = "wlens-cli", "wlens-mid", "wlens-srv"
 NAMESPACES = (NS_CLI, NS_MID, NS_SRV)
 
-CLI4, GW_CLI4, GW_SRV4, SRV4, DNS4 = "10.77.1.1", "10.77.1.254", "10.77.2.254", "10.77.2.2", "10.77.2.53"
-CLI6, GW_CLI6, GW_SRV6, SRV6, DNS6 = "fd77:1::1", "fd77:1::fe", "fd77:2::fe", "fd77:2::2", "fd77:2::53"
+CLI4, GW_CLI4, GW_SRV4 = "10.77.1.1", "10.77.1.254", "10.77.2.254"
+SRV4, DNS4 = "10.77.2.2", "10.77.2.53"
+CLI6, GW_CLI6, GW_SRV6 = "fd77:1::1", "fd77:1::fe", "fd77:2::fe"
+SRV6, DNS6 = "fd77:2::2", "fd77:2::53"
 
 # Fixed MAC addresses so re-runs give the same frames (locally administered, 02:...).
 MACS = {(NS_CLI, "eth0"): "02:77:00:01:00:01", (NS_MID, "eth0"): "02:77:00:01:00:fe",
@@ -76,7 +79,8 @@ class Lab:
     def __enter__(self) -> Lab:
         for ns in NAMESPACES:
             if ns in sh("ip", "netns", "list").stdout.split():
-                print(f"netlab: deleting namespace {ns} left over by an earlier run", file=sys.stderr)
+                print(f"netlab: deleting namespace {ns} left over by an earlier run",
+                      file=sys.stderr)
                 sh("ip", "netns", "del", ns)
         self._old_sigint = signal.signal(signal.SIGINT, self._interrupted)
         self._old_sigterm = signal.signal(signal.SIGTERM, self._interrupted)
@@ -113,6 +117,8 @@ class Lab:
         for ns in NAMESPACES:
             sh("ip", "netns", "del", ns, check=False)
         shutil.rmtree(Path("/etc/netns") / NS_CLI, ignore_errors=True)
+        with contextlib.suppress(OSError):      # only if empty: other tools may use it
+            Path("/etc/netns").rmdir()
         shutil.rmtree(self.tmp, ignore_errors=True)
         if hasattr(self, "_old_sigint"):
             signal.signal(signal.SIGINT, self._old_sigint)
@@ -203,14 +209,13 @@ class Lab:
         p = subprocess.Popen(["ip", "netns", "exec", ns, *cmd], cwd=REPO, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL, env=self.env(env))
-        self.procs.append(p)
+        self.procs.append(p)            # until it ends: close() stops it on Ctrl-C
         try:
             out, err = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             p.kill()
             out, err = p.communicate()
-        finally:
-            self.procs.remove(p)
+        self.procs.remove(p)
         return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
     def peer(self, ns: str, *args: str, timeout: float = 60,
@@ -257,8 +262,8 @@ class Lab:
     def capture(self, ns: str, dev: str, path: Path, settle: float = 0.3) -> Iterator[Path]:
         """tcpdump (full snaplen, nothing filtered) on `dev` in `ns` while the block runs."""
         log = self.tmp / f"tcpdump-{ns}-{dev}.log"
-        p = self.start(ns, "tcpdump", "-i", dev, "-n", "-s", "0", "-U", "--immediate-mode", "-Z", "root",
-                       "-w", str(path), log=log.stem)
+        p = self.start(ns, "tcpdump", "-i", dev, "-n", "-s", "0", "-U", "--immediate-mode",
+                       "-Z", "root", "-w", str(path), log=log.stem)
         self._wait_for(lambda: log.exists() and "listening on" in log.read_text(), 10,
                        f"tcpdump on {ns}:{dev}")
         try:

@@ -1,4 +1,4 @@
-"""Regenerate sample_pcaps/ from the lab: `sudo make samples` (or python3 -m tools.netlab.make_samples).
+"""Regenerate sample_pcaps/ in the lab: `sudo make samples` (python -m tools.netlab.make_samples).
 
 Usage: make_samples [--out DIR] [--list] [SCENARIO ...]   (default: every scenario)
 

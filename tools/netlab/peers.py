@@ -71,7 +71,8 @@ def serve_http(args: argparse.Namespace) -> None:
 
         def do_GET(self) -> None:
             parts = self.path.strip("/").split("/")
-            size = int(parts[1]) if parts[0] == "bytes" and parts[1:] and parts[1].isdigit() else 120
+            sized = parts[0] == "bytes" and parts[1:] and parts[1].isdigit()
+            size = int(parts[1]) if sized else 120
             self._reply(_payload(min(size, 1 << 20)))
 
         def do_POST(self) -> None:
@@ -383,7 +384,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--think-ms", type=float, default=0.0)
     p.set_defaults(fn=serve_http)
     p = sub.add_parser("tcp")
-    p.add_argument("specs", nargs="+", help="mode:port[:arg]; modes: backlog, " + ", ".join(TCP_MODES))
+    p.add_argument("specs", nargs="+",
+                   help="mode:port[:arg]; modes: backlog, " + ", ".join(TCP_MODES))
     p.set_defaults(fn=serve_tcp)
     p = sub.add_parser("connect")
     p.add_argument("host")

@@ -35,7 +35,9 @@ def _json(proc) -> dict:
 def _json_list(proc) -> list:
     """The JSON list a TLS client printed."""
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("[")]
-    return json.loads(lines[-1]) if lines else [{"rc": proc.returncode, "stderr": proc.stderr[-500:]}]
+    if not lines:
+        return [{"rc": proc.returncode, "stderr": proc.stderr[-500:]}]
+    return json.loads(lines[-1])
 
 
 def _rtt(ms: float) -> tuple[DirectionConfig, DirectionConfig]:
