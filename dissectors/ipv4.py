@@ -1050,7 +1050,7 @@ def _payload(buf: Buf, off: int, hlen: int, ip_len: int, end: int, tree: Tree, t
         if dg is not None:
             src_idx = pkt.add_source("Reassembled IPv4", dg.data)
             show_info = fragment_tree(t.for_source(src_idx), dg, FRAGMENTS, FRAGMENT,
-                                      FRAGMENT_ERROR, _IPV4_FRAGMENT_ITEMS, "IPv4")
+                                      FRAGMENT_ERROR, _IPV4_FRAGMENT_ITEMS)
             if not show_info:
                 pkt.set_info("[Illegal IPv4 fragments]")
             dispatch(Buf(dg.data), 0, len(dg.data), tree.for_source(src_idx), pkt, proto,
@@ -1096,7 +1096,7 @@ _IPV4_FRAGMENT_ITEMS = ((OVERLAP, FRAGMENT_OVERLAP), (CONFLICT, FRAGMENT_CONFLIC
 
 
 def fragment_tree(t: Tree, dg: Datagram, fragments_spec, fragment_spec, error_spec,
-                  items: tuple, version: str) -> bool:
+                  items: tuple) -> bool:
     """The list of fragments a datagram was built from (tshark's show_fragment_tree).
 
     `t` points into the reassembled data source. Returns False when the fragments were

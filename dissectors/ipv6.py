@@ -830,7 +830,7 @@ def _fraghdr(buf: Buf, pos: int, end: int, tree: Tree, pkt: Packet, ctx: _Ctx | 
         if dg is not None:
             src_idx = pkt.add_source("Reassembled IPv6", dg.data)
             fragment_tree(ctx.node.for_source(src_idx), dg, FRAGMENTS, FRAGMENT, FRAGMENT_ERROR,
-                          _FRAGMENT_ITEMS, "IPv6")
+                          _FRAGMENT_ITEMS)
             ctx.frag_plen = 0
             ctx.in_frame = False
             ctx.node = ctx.node.for_source(src_idx)
