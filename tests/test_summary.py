@@ -215,6 +215,21 @@ def test_icmp_error_quoting_udp_opens_a_udp_stream() -> None:
     assert cols.flags[0] & INNER and cols.stream.tolist() == [0, 1]
 
 
+def test_icmp_error_quote_too_short_for_a_stream() -> None:
+    """tshark (checked with 4.0 on these frames): a quote with 8 bytes of TCP or 4 of UDP
+    shows the ports but joins no stream; 16 bytes of TCP do, with the quoted addresses."""
+    error = bytes.fromhex("0303fcfc00000000")
+    syn = tcp(1111, 80, 5, 0, SYN)
+    frames = [eth(ipv4(1, error + ipv4(6, syn[:8], total=40))),
+              eth(ipv4(1, error + ipv4(6, syn[:16], total=40))),
+              eth(ipv4(1, error + ipv4(17, udp(53, 4000)[:4], total=28))),
+              eth(ipv4(1, error + ipv4(6, syn, src=bytes([10, 0, 0, 9])))),
+              eth(ipv4(6, syn))]
+    cols = summarize(FrameList(frames))
+    assert cols.stream.tolist() == [-1, 0, -1, 1, 0]
+    assert [int(f) & INNER for f in cols.flags] == [0, INNER_TCP, 0, INNER_TCP, 0]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from([0, 1, 12, 101, 113, 228, 229, 276, 147]),
                           st.binary(max_size=120)), max_size=12))
@@ -262,6 +277,18 @@ _TCP = ("tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.flags",
 _UDP = ("udp.srcport", "udp.dstport", "udp.length")
 
 
+class _Any:
+    """Equal to every value: a column the tree has no item to compare with."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+ANY = _Any()
+
+
 def _first(values: dict, name: str):
     v = values.get(name)
     return v[0] if v else None
@@ -270,25 +297,38 @@ def _first(values: dict, name: str):
 def _expected(v: dict, pkt) -> dict:
     """The summary's view of a dissected frame, from the tree's field values.
 
-    A transport header cut before its stream is known (pkt.tcp / pkt.udp unset) shows its
-    ports in the tree but is not a segment: the summary leaves it out. Values of a packet
-    quoted by an ICMP error are compared for the ports and stream only.
+    Where the summary deliberately says less than the tree:
+    * an IP header cut before both addresses are known is not an IP row;
+    * a transport header cut before its stream is known (pkt.tcp / pkt.udp unset) shows its
+      ports in the tree but is not a segment; so is an ICMP error's quote without a stream;
+    * a TCP header with a bogus length stops the tree after the sequence number, while the
+      columns keep every header value the bytes had;
+    * an ICMP header cut short shows its type in the tree but is no ICMP message;
+    * of a packet quoted by an ICMP error only the ports are compared.
     """
-    out = {"ip.src": _first(v, "ip.src") or _first(v, "ipv6.src"),
-           "ip.dst": _first(v, "ip.dst") or _first(v, "ipv6.dst"),
-           "ip.ttl": _first(v, "ip.ttl") if "ip.ttl" in v else _first(v, "ipv6.hlim"),
-           "ip.proto": _first(v, "ip.proto") if "ip.proto" in v else
-           pkt.ip_proto if pkt.ip_proto >= 0 or not pkt.net_ver else 255,
-           "icmp.type": _first(v, "icmp.type") if "icmp.type" in v else
-           _first(v, "icmpv6.type")}
-    if "ipv6.routing" in pkt.layers:   # the conversation's destination: the final one
-        out["ip.dst"] = pkt.net_dst
-    if "ip.flags.df" in v:
-        out["ip.flags.df"] = int(bool(v["ip.flags.df"][0]))
-        out["ip.flags.mf"] = int(bool(v["ip.flags.mf"][0]))
+    is_ip = len(pkt.net_src) == len(pkt.net_dst) == {4: 4, 6: 16}.get(pkt.net_ver)
+    if not is_ip:
+        out = {"ip.src": None, "ip.dst": None, "ip.ttl": None, "ip.proto": -1,
+               "icmp.type": None}
+    else:
+        out = {"ip.src": _first(v, "ip.src") or _first(v, "ipv6.src"),
+               "ip.dst": pkt.net_dst if "ipv6.routing" in pkt.layers   # the final one
+               else _first(v, "ip.dst") or _first(v, "ipv6.dst"),
+               "ip.ttl": _first(v, "ip.ttl") if "ip.ttl" in v else _first(v, "ipv6.hlim"),
+               "ip.proto": _first(v, "ip.proto") if "ip.proto" in v else
+               pkt.ip_proto if pkt.ip_proto >= 0 else 255,
+               "icmp.type": None if "icmp" not in pkt.hints else
+               _first(v, "icmp.type") if "icmp.type" in v else _first(v, "icmpv6.type")}
+        if "ip.flags.df" in v:
+            out["ip.flags.df"] = int(bool(v["ip.flags.df"][0]))
+            out["ip.flags.mf"] = int(bool(v["ip.flags.mf"][0]))
     own = pkt.tcp is not None or pkt.udp is not None
+    quoted = "icmp_quoted" in pkt.hints and ("tcp.stream" in v or "udp.stream" in v)
     for name in _TCP + _UDP:
-        out[name] = _first(v, name) if own or "icmp_quoted" in pkt.hints else None
+        out[name] = _first(v, name) if is_ip and (own or quoted) else None
+    if pkt.tcp is not None and "tcp.flags" not in v:   # bogus header length
+        for name in ("tcp.ack_raw", "tcp.flags", "tcp.window_size_value"):
+            out[name] = ANY
     return out
 
 

@@ -1,23 +1,24 @@
 """The summary pass: every frame's L3/L4 header fields as compact numpy columns.
 
-Why vectorized: dissecting a million frames one at a time in Python runs at 50-100k packets/s,
+Why vectorized: dissecting a million frames one at a time in Python runs at 10-100k packets/s,
 but the first pass needs addresses, ports, flags, sequence numbers and stream ids of every frame
-before any analysis can start. Real traffic is overwhelmingly a few header shapes (Ethernet or
-cooked capture, IPv4/IPv6, TCP/UDP/ICMP), so those are decoded with numpy over the
-memory-mapped capture, one column at a time: gather the link header of every frame, then the IP
-header at each frame's L3 offset, then the transport header at its L4 offset. Each gather is
-bounds-checked against the captured length.
+before any analysis can start. Real traffic is overwhelmingly a few header shapes, so those are
+decoded with numpy over the memory-mapped capture, one column at a time: gather the link header
+of every frame, then the IP header at each frame's L3 offset, then the transport header at its
+L4 offset. Every gathered field is checked against the captured length.
 
-Rows the fast path does not fully understand (QinQ, IPv6 extension headers, fragments, ICMP
-errors that quote a packet, lengths that contradict the packet, other link types, tunnels) take
-the slow path: the Python dissectors (`dissect_frame(tree=False)`, in frame order) decode them
-and their values are read back from the Packet into the same columns, so both paths give the
-same answer for the same frame.
+The fast path: Ethernet (with at most one 802.1Q tag), Linux cooked v1/v2, raw IP, BSD
+loopback; IPv4 without options or fragmentation, IPv6 with TCP/UDP/ICMPv6 right after the fixed
+header; TCP, UDP (not on tunnel ports), ICMP/ICMPv6 echo. The rest (QinQ, IPv4 options, which
+can reroute ip.dst, IPv6 extension headers, fragments, ICMP errors and other ICMP messages,
+lengths that contradict the packet, other link types) takes the slow path: the Python
+dissectors (`dissect_frame(tree=False)`, in frame order) decode those rows and their values are
+read back from the Packet into the same columns, so both paths agree on every frame.
 
 Stream ids follow tshark's `tcp.stream` / `udp.stream`: a conversation (the unordered pair of
-address/port endpoints) gets the next number when it first appears; a TCP SYN whose sequence
-number differs from the conversation's base sequence in its direction starts a new stream (a
-reused port). Memory: about 45 bytes per frame, no Python object per packet.
+address/port endpoints) gets the next number when it first appears, and a TCP SYN with a new
+initial sequence number on a conversation starts a new stream (a reused port). Memory: 41 bytes
+per frame, no Python object per packet.
 """
 from __future__ import annotations
 
@@ -59,10 +60,11 @@ _P_TCP, _P_UDP, _P_ICMP, _P_ICMPV6 = 1, 2, 3, 4
 _LAYER_PROTOCOL = {"tcp": "TCP", "udp": "UDP", "icmp": "ICMP", "icmpv6": "ICMPv6", "ip": "IPv4",
                    "ipv6": "IPv6", "arp": "ARP"}
 
-# ICMP types that quote the offending packet: the quoted TCP/UDP header opens conversations in
-# Wireshark, so these rows take the slow path where the quoted header is decoded.
-_ICMP_ERRORS = np.array([3, 4, 5, 11, 12], np.uint8)
-_ICMPV6_ERRORS = np.array([1, 2, 3, 4], np.uint8)
+# ICMP messages the fast path takes: echo request/reply, whose 8-byte header is all there
+# is to check. The others have longer bodies or options to validate, or quote a packet whose
+# TCP/UDP header opens a conversation in tshark (errors): the dissectors handle those.
+_ICMP_FAST = np.array([0, 8], np.uint8)
+_ICMPV6_FAST = np.array([128, 129], np.uint8)
 # UDP ports of tunnels (L2TP, GTP-U, Teredo, LISP, VXLAN, Geneve, MPLS/UDP): the inner packet
 # has conversations of its own, so their numbering needs the real dissectors.
 _TUNNEL_UDP_PORTS = np.array([1701, 2152, 3544, 4341, 4789, 6081, 6635], np.uint16)
@@ -327,8 +329,8 @@ def _fast_chunk(cols: SummaryColumns, mv: np.ndarray, lo: int, offsets: np.ndarr
     udp = ip & (proto == IPPROTO_UDP) & (room >= 8) & (ulen == ippl) \
         & ~np.isin(sport, _TUNNEL_UDP_PORTS) & ~np.isin(dport, _TUNNEL_UDP_PORTS)
     icmp = ip & (room >= 8) & (
-        (proto == IPPROTO_ICMP) & ~np.isin(T[:, 0], _ICMP_ERRORS)
-        | (proto == IPPROTO_ICMPV6) & ~np.isin(T[:, 0], _ICMPV6_ERRORS))
+        (proto == IPPROTO_ICMP) & np.isin(T[:, 0], _ICMP_FAST)
+        | (proto == IPPROTO_ICMPV6) & np.isin(T[:, 0], _ICMPV6_FAST))
     fast = tcp | udp | icmp
 
     rows = np.arange(lo, lo + n)[fast]
@@ -596,11 +598,15 @@ def _slow_path(cols: SummaryColumns, index: FrameSource, rows: np.ndarray, lts: 
     v6_src: list[bytes] = []
     v6_dst: list[bytes] = []
     for i in rows.tolist():
-        _root, pkt = dissect_frame(index.frame(i), number=i + 1, ts_ns=int(ts[i]),
-                                   origlen=int(origlens[i]), linktype=int(lts[i]),
-                                   iface=int(index.ifaces[i]) if lts[i] >= 0 else -1,
-                                   state=state, tree=False)
-        _copy_packet(cols, i, pkt, keys)
+        data = index.frame(i)
+        frame = {"number": i + 1, "ts_ns": int(ts[i]), "origlen": int(origlens[i]),
+                 "linktype": int(lts[i]), "iface": int(index.ifaces[i]) if lts[i] >= 0 else -1,
+                 "state": state}
+        _root, pkt = dissect_frame(data, tree=False, **frame)
+        quoted = pkt.hints.get("icmp_quoted")
+        if quoted is not None and not _quote_has_stream(quoted, data, frame):
+            quoted = None
+        _copy_packet(cols, i, pkt, quoted, keys)
         if cols.ipver[i] == 6:
             v6_rows.append(i)
             v6_src.append(pkt.net_src)
@@ -617,6 +623,17 @@ def _slow_path(cols: SummaryColumns, index: FrameSource, rows: np.ndarray, lts: 
         v6.rows.append(np.asarray(v6_rows, np.int64))
         v6.src.append(_addr_rows(v6_src))
         v6.dst.append(_addr_rows(v6_dst))
+
+
+def _quote_has_stream(quoted: Any, data: bytes, frame: dict[str, Any]) -> bool:
+    """Was the TCP/UDP header an ICMP error quotes long enough to join a stream (16 bytes of
+    TCP, 8 of UDP)? The dissectors show it as a stream item: ask them with the frame alone
+    in a scratch state, where the quote can only open a new stream. ICMP errors are rare."""
+    if quoted.proto not in _QUOTED_STREAM or min(quoted.sport, quoted.dport) < 0 \
+            or not len(quoted.src) == len(quoted.dst) in (4, 16):
+        return False
+    root, _ = dissect_frame(data, tree=True, **(frame | {"number": 1, "state": CaptureState()}))
+    return root is not None and root.find(_QUOTED_STREAM[quoted.proto]) is not None
 
 
 def _protocol_of(pkt: Packet) -> str:
@@ -643,8 +660,12 @@ def _frame_linktypes(index: FrameSource) -> np.ndarray:
 # -- the pass ---------------------------------------------------------------------------------
 def summarize(index: FrameSource, state: CaptureState | None = None,
               chunk: int = CHUNK) -> SummaryColumns:
-    """Summary columns for every frame of `index`, fast path first, then the slow rows in
-    frame order through the Python dissectors (sharing `state`), then stream numbering."""
+    """Summary columns for every frame of a built index: the fast path, then the slow rows
+    in frame order through the Python dissectors, then stream numbering.
+
+    `state` is the CaptureState the slow rows are dissected with (a fresh one by default).
+    It sees only those rows, so it cannot serve later full dissections of the capture.
+    """
     n = len(index)
     cols = _empty(n)
     mv = index.mmap_view()
@@ -666,8 +687,10 @@ def summarize(index: FrameSource, state: CaptureState | None = None,
     return cols
 
 
-def _copy_packet(cols: SummaryColumns, i: int, pkt: Packet, keys: _SlowKeys) -> None:
-    """Row i's columns from a dissected Packet (the IPv6 addresses are added by the caller).
+def _copy_packet(cols: SummaryColumns, i: int, pkt: Packet, quoted: Any,
+                 keys: _SlowKeys) -> None:
+    """Row i's columns from a dissected Packet (the IPv6 addresses are added by the caller);
+    `quoted` is the packet an ICMP error quotes when its TCP/UDP header joined a stream.
 
     DF/MF/FRAG and VLAN stay as the fast path read them from the bytes: the Packet does not
     carry them.
@@ -690,7 +713,6 @@ def _copy_packet(cols: SummaryColumns, i: int, pkt: Packet, keys: _SlowKeys) -> 
         cols.icmp_code[i] = icmp.code & 0xFF
     seg = pkt.tcp
     dgram = pkt.udp
-    quoted = pkt.hints.get("icmp_quoted")
     if ver and seg is not None and pkt.srcport >= 0:
         flags |= TRANSPORT
         cols.sport[i], cols.dport[i] = pkt.srcport, pkt.dstport
@@ -706,8 +728,7 @@ def _copy_packet(cols: SummaryColumns, i: int, pkt: Packet, keys: _SlowKeys) -> 
         flags |= TRANSPORT
         cols.sport[i], cols.dport[i] = pkt.srcport, pkt.dstport
         cols.plen[i] = dgram.length
-    elif quoted is not None and quoted.proto in (IPPROTO_TCP, IPPROTO_UDP) \
-            and quoted.sport >= 0 and len(quoted.src) == len(quoted.dst) in (4, 16):
+    elif quoted is not None:
         flags |= TRANSPORT | (INNER_TCP if quoted.proto == IPPROTO_TCP else INNER_UDP)
         cols.sport[i], cols.dport[i] = quoted.sport, quoted.dport
         keys.rows.append(i)
@@ -721,4 +742,5 @@ def _copy_packet(cols: SummaryColumns, i: int, pkt: Packet, keys: _SlowKeys) -> 
 
 
 _ADDR_LEN = {4: 4, 6: 16}
+_QUOTED_STREAM = {IPPROTO_TCP: "tcp.stream", IPPROTO_UDP: "udp.stream"}
 _DAMAGE = {"short": SHORT, "malformed": MALFORMED_ROW}
