@@ -225,6 +225,8 @@ def _link_eth(h: np.ndarray, cap: np.ndarray) -> LinkResult:
     ver[cap < l3] = 0
     single = tag1 & ~tag2 & (et1 == 0x8100)
     return l3, ver, single, (ver > 0) & ~tag2 & (~tag1 | single)
+
+
 def _link_sll(h: np.ndarray, cap: np.ndarray) -> LinkResult:
     """Linux cooked capture v1: 16-byte header, EtherType in its last two bytes."""
     ver = _ethertype_version(_u16(h, 14))
@@ -454,8 +456,6 @@ def _reused_ports(first: np.ndarray, direction: np.ndarray, sets_base: np.ndarra
             cur = g
             rebased = {}
         d = int(direction[p])
-        if d > 1:
-            continue
         base = rebased.get(d)
         if base is None:
             q = nxt[d][cur]
@@ -695,10 +695,10 @@ def _copy_packet(cols: SummaryColumns, i: int, pkt: Packet, quoted: Any,
     DF/MF/FRAG and VLAN stay as the fast path read them from the bytes: the Packet does not
     carry them.
     """
-    flags = int(cols.flags[i]) & (DF | MF | FRAG | VLAN) | SLOW
-    flags |= _DAMAGE.get(pkt.damage, 0)
     ver = pkt.net_ver if len(pkt.net_src) == len(pkt.net_dst) == _ADDR_LEN.get(pkt.net_ver) \
         else 0
+    flags = int(cols.flags[i]) & (VLAN | (DF | MF | FRAG if ver == 4 else 0)) | SLOW
+    flags |= _DAMAGE.get(pkt.damage, 0)
     cols.ipver[i] = ver
     if ver == 4:
         cols.src[i] = int.from_bytes(pkt.net_src, "big")
