@@ -1,7 +1,8 @@
 """The vectorized summary pass agrees with the Python dissectors and with tshark.
 
 Unit tests build frames from byte literals; corpus tests compare every frame of every capture
-in ../shared/corpus with the Python dissectors (all columns) and with tshark's tcp.stream.
+in ../shared/corpus with the Python dissectors (all columns), with the corpus TSV's tcp.stream,
+and with udp.stream (the Python dissectors', or tshark's where they differ).
 """
 from __future__ import annotations
 
