@@ -79,6 +79,7 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out) -> int:
         n += 1
         root, pkt = dissect_frame(f.data, number=n, ts_ns=f.ts_ns, origlen=f.origlen,
                                   linktype=f.linktype, iface=f.iface, comment=f.comment,
+                                  has_ts=f.has_ts,
                                   state=state, tree=want_tree)
         if first_ns is None:
             first_ns = prev_ns = f.ts_ns

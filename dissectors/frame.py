@@ -62,14 +62,17 @@ EXPERT_MESSAGE = field("_ws.expert.message", "Message", FT.STRING)
 def dissect_frame(data: bytes, *, number: int, ts_ns: int, origlen: int, linktype: int,
                   state: CaptureState, iface: int = 0, comment: str | None = None,
                   tree: bool = True, iface_name: str = "", prev_ts_ns: int | None = None,
-                  prev_displayed_ts_ns: int | None = None) -> tuple[Node | None, Packet]:
+                  prev_displayed_ts_ns: int | None = None,
+                  has_ts: bool = True) -> tuple[Node | None, Packet]:
     """Dissect one frame; return its tree (None when tree=False) and its context.
 
     The tree's root is a container whose children are the layers, frame first.
 
     Must be called in frame order for frames not yet seen (the first pass); any frame
     already seen may be dissected again at any time for its full tree. The previous
-    frame's times default to the state's (right for in-order dissection).
+    frame's times default to the state's (right for in-order dissection). A record without
+    a time stamp (pcapng Simple Packet or Custom Block: has_ts False) shows no arrival
+    times, as tshark, while its ts_ns (0) still counts for deltas.
     """
     if prev_ts_ns is None and number > state.last_frame:
         prev_ts_ns = state.prev_ts_ns
@@ -89,7 +92,8 @@ def dissect_frame(data: bytes, *, number: int, ts_ns: int, origlen: int, linktyp
         root = Node(None, 0, len(data))
         t = root
         frame_node = root.add(PROTO, 0, len(data), None, f"Frame {number}: {bits}{where}")
-        _frame_fields(frame_node, pkt, comment, prev_ts_ns, prev_displayed_ts_ns, iface_name)
+        _frame_fields(frame_node, pkt, comment, prev_ts_ns, prev_displayed_ts_ns, iface_name,
+                      has_ts)
     pkt.enter("frame")
     l2 = LINKTYPE.get(linktype) or dissect_data
     try:
@@ -142,7 +146,7 @@ def _mark(t, pkt: Packet, spec, label: str, info: str) -> None:
 
 
 def _frame_fields(root: Node, pkt: Packet, comment: str | None, prev: int | None,
-                  prev_disp: int | None, iface_name: str) -> None:
+                  prev_disp: int | None, iface_name: str, has_ts: bool) -> None:
     """The frame layer's items, in tshark's order and with its labels."""
     st = pkt.state
     ts = pkt.ts_ns
@@ -151,9 +155,10 @@ def _frame_fields(root: Node, pkt: Packet, comment: str | None, prev: int | None
     if iface_name:
         root.add(INTERFACE_ID, 0, 0, pkt.iface, f"Interface id: {pkt.iface} ({iface_name})")
     root.add(ENCAP, 0, 0, pkt.linktype)
-    root.add(TIME, 0, 0, (ts // 1_000_000_000, ts % 1_000_000_000))
-    root.add(TIME_SHIFT, 0, 0, 0, generated=True)
-    root.add(TIME_EPOCH, 0, 0, ts)
+    if has_ts:
+        root.add(TIME, 0, 0, (ts // 1_000_000_000, ts % 1_000_000_000))
+        root.add(TIME_SHIFT, 0, 0, 0, generated=True)
+        root.add(TIME_EPOCH, 0, 0, ts)
     root.add(TIME_DELTA, 0, 0, ts - prev if prev is not None else 0, generated=True)
     root.add(TIME_DELTA_DISPLAYED, 0, 0, ts - prev_disp if prev_disp is not None else 0,
              generated=True)
