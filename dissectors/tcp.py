@@ -1448,7 +1448,10 @@ def dissect_tcp(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | 
         t.add(ACK_RAW, off + 8, 4, ack_raw)
         t.add(HDR_LEN, off + 12, 1, hlen,
               f"{(offflags >> 12):04b} .... = Header Length: {hlen} bytes ({hlen >> 2})")
-    fin_node, syn_node, rst_node, str_node = _flags_tree(t, off, flags, flag_names, ace)
+    if tv:
+        fin_node, syn_node, rst_node, str_node = _flags_tree(t, off, flags, flag_names, ace)
+    else:
+        fin_node = syn_node = rst_node = str_node = t
     if tv:
         t.add(WINDOW_VALUE, off + 14, 2, win_raw)
         t.add(WINDOW, off + 14, 2, win, generated=True)
@@ -1592,8 +1595,6 @@ def _flags_tree(t: Tree, off: int, flags: int, names: str,
                 ace: bool) -> tuple[Tree, Tree, Tree, Tree]:
     """The Flags item and its bits, in tshark's 12-bit picture. Returns the Fin, Syn,
     Reset and flag-picture items, which carry the connection experts."""
-    if not t:
-        return t, t, t, t
     f = t.add(FLAGS, off + 12, 2, flags, f"Flags: 0x{flags:03x} ({names})")
 
     def bit(spec: Any, pos: int) -> Tree:
