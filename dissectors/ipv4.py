@@ -477,8 +477,9 @@ def dissect_ip(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | N
               f"Header checksum status: {CHECKSUM_STATUS_NAMES[UNVERIFIED]}", generated=True)
     chk(off + 12, 4, end)
     src = bytes(data[off + 12:off + 16])
-    if not pkt.fenced:
-        pkt.net_src, pkt.net_ver, pkt.ip_proto, pkt.ttl = src, 4, proto, ttl
+    # Set even inside an ICMP error's quote: the quoted transport header is keyed on the
+    # quoted addresses (tshark's streams); ICMP restores the outer values afterwards.
+    pkt.net_src, pkt.net_ver, pkt.ip_proto, pkt.ttl = src, 4, proto, ttl
     if t:
         src_s = ipv4_str(src)
         t.append_label(f", Src: {src_s}")
@@ -487,8 +488,7 @@ def dissect_ip(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | N
         if hlen > IPH_MIN_LEN else 0
     buf.need_within(off + 16 + dst_off, 4, end)
     dst = bytes(data[off + 16 + dst_off:off + 20 + dst_off])
-    if not pkt.fenced:
-        pkt.net_dst = dst
+    pkt.net_dst = dst
     _ttl_check(ttl_node, pkt, ttl, dst, proto)
     if t:
         dst_s = ipv4_str(dst)

@@ -407,14 +407,13 @@ def dissect_ipv6(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int |
     t.add(HLIM, off + 7, 1, hlim)
     buf.need_within(off + 8, 16, end)
     src = bytes(data[off + 8:off + 24])
-    if not pkt.fenced:
-        pkt.net_src, pkt.net_ver, pkt.ttl = src, 6, hlim
+    # Set even inside an ICMP error's quote (see ipv4.py); ICMP restores them afterwards.
+    pkt.net_src, pkt.net_ver, pkt.ttl = src, 6, hlim
     if t:
         _address(t, SRC, SRC_HOST, off + 8, src)
     buf.need_within(off + 24, 16, end)
     dst = bytes(data[off + 24:off + 40])
-    if not pkt.fenced:
-        pkt.net_dst = dst
+    pkt.net_dst = dst
     if t:
         _address(t, DST, DST_HOST, off + 24, dst)
         t.append_label(f", Src: {ipv6_str(src)}, Dst: {ipv6_str(dst)}")
@@ -526,8 +525,7 @@ def chain(buf: Buf, pos: int, end: int, tree: Tree, pkt: Packet, nxt: int,
     if ctx is not None:
         if ctx.layer:
             ctx.layer.set_size(max(0, min(ctx.size, ctx.cap)))
-        if not pkt.fenced:
-            pkt.ip_proto = nxt
+        pkt.ip_proto = nxt
     if nxt == NO_NEXT_HEADER:
         pkt.set_info("IPv6 no next header")
         dissect_data(buf, pos, end, tree, pkt)
@@ -678,8 +676,7 @@ def _opt_home_address(buf: Buf, p: int, olen: int, end: int, o: Tree, ln: Tree, 
     _bad_len(ln, pkt, olen, 16, "Home Address: Invalid length")
     home = _bytes(buf, p, 16, end)
     o.add(OPT_HOME, p, 16, home)
-    if not pkt.fenced:
-        pkt.net_src = home
+    pkt.net_src = home
     return p + 16
 
 
@@ -781,8 +778,7 @@ def _routing(buf: Buf, pos: int, end: int, tree: Tree, pkt: Packet, ctx: _Ctx | 
         note(h.add(ROUTING_UNKNOWN, p, total - 4, data), pkt, ROUTING_UNDECODED)
     if final is not None and segleft and ctx is not None:
         ctx.dst = final
-        if not pkt.fenced:
-            pkt.net_dst = final
+        pkt.net_dst = final
     return nxt, buf, pos + total, end, tree
 
 

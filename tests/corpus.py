@@ -63,7 +63,7 @@ class Allowance:
 
 # The one place that lists where we knowingly differ from tshark 4.0, and why.
 ALLOWED: list[Allowance] = [
-    Allowance("*", "_ws.col.Info", theirs="*[TCP segment of a reassembled PDU]",
+    Allowance("*", "_ws.col.Info", theirs="*[[]TCP segment of a reassembled PDU]",
               reason="tshark marks a segment that an application dissector wirelens does not "
                      "have (SSH, HTTP, SMTP, ...) is reassembling; without that dissector the "
                      "segment is plain TCP. DNS-over-TCP and TLS reassembly come with the "
