@@ -12,6 +12,7 @@ from dissectors import CaptureState, dissect_frame
 
 from . import columns
 from .capture import CaptureError, open_capture, open_writer
+from .engine import fastfields
 from .output import (COLUMN_PREFIX, FieldsFormat, UsageError, check_fields, fields_line,
                      hex_text, json_packet, tree_text)
 
@@ -38,6 +39,9 @@ def run_read(args: argparse.Namespace) -> int:
         raise UsageError("-e needs -T fields")
     if args.count is not None and args.count < 1:
         raise UsageError("-c needs a positive packet count")
+    if args.format == "fields" and not args.write and args.file != "-" and \
+            fastfields.serves(args.fields, fmt):
+        return _fields_from_columns(args, fmt)
     try:
         reader = open_capture(args.file)
     except CaptureError as e:
@@ -59,6 +63,20 @@ def run_read(args: argparse.Namespace) -> int:
     if reader.error:
         print(f"wirelens: {args.file}: {reader.error}", file=sys.stderr)
         return 2 if n == 0 else 0
+    return 0
+
+
+def _fields_from_columns(args: argparse.Namespace, fmt: FieldsFormat) -> int:
+    """-T fields for column-backed fields: index and summary columns, no tree per frame."""
+    out = sys.stdout
+    if fmt.header:
+        out.write(fmt.separator.join(args.fields) + "\n")
+    try:
+        for chunk in fastfields.lines(args.file, args.fields, fmt, args.count):
+            out.write(chunk)
+    except CaptureError as e:
+        raise UsageError(str(e)) from None
+    out.flush()
     return 0
 
 

@@ -477,6 +477,29 @@ class TcpFlow:
         self.mptcp_idsn = -1     # MPTCP initial data sequence number, from its key
 
 
+def rebases(fwd: TcpFlow, flags: int, seq_raw: int) -> bool:
+    """A SYN/ACK whose ISN differs from its side's base answers a new SYN on reused ports:
+    that side's relative numbers start over from it."""
+    return flags & SYN_ACK == SYN_ACK and fwd.base_set and seq_raw != fwd.base_seq
+
+
+def learn_bases(fwd: TcpFlow, rev: TcpFlow, flags: int, seq_raw: int, ack_raw: int) -> None:
+    """Wireshark's bases for relative numbers, learnt on the first pass: a side's ISN from
+    its SYN (the SYN counts one), else its first sequence number minus one; the peer's from
+    the first ACK (ack - 1) when its SYN was not seen."""
+    if not fwd.base_set:
+        fwd.base_seq = seq_raw if flags & SYN else (seq_raw - 1) & _M32
+        fwd.base_set = True
+    if not rev.base_set and flags & ACK:
+        rev.base_seq = (ack_raw - 1) & _M32
+        rev.base_set = True
+
+
+def relative(fbase: int, rbase: int, flags: int, seq_raw: int, ack_raw: int) -> tuple[int, int]:
+    """tcp.seq and tcp.ack from the raw numbers (the ack is raw when ACK is not set)."""
+    return (seq_raw - fbase) & _M32, (ack_raw - rbase) & _M32 if flags & ACK else ack_raw
+
+
 class TcpStream:
     """One TCP conversation: its index, both directions, and connection-level facts.
 
@@ -1334,9 +1357,7 @@ def dissect_tcp(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | 
     fwd = rev = None
     if stream is not None:
         fwd, rev = (stream.flow1, stream.flow2) if dir1 else (stream.flow2, stream.flow1)
-        if not visited and flags & SYN_ACK == SYN_ACK and fwd.base_set \
-                and seq_raw != fwd.base_seq:
-            # A SYN/ACK answering a new SYN on reused ports: its side starts over.
+        if not visited and rebases(fwd, flags, seq_raw):
             if stream.rebased is None:
                 stream.rebased = []
             stream.rebased.append((pkt.number, stream.flow1.base_seq, stream.flow2.base_seq))
@@ -1373,16 +1394,9 @@ def dissect_tcp(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | 
                     b1, b2 = stream.bases_after(pkt.number)
                     fbase, rbase = (b1, b2) if dir1 else (b2, b1)
                 else:
-                    if not fwd.base_set:
-                        fwd.base_seq = seq_raw if flags & SYN else (seq_raw - 1) & _M32
-                        fwd.base_set = True
-                    if not rev.base_set and flags & ACK:
-                        rev.base_seq = (ack_raw - 1) & _M32
-                        rev.base_set = True
+                    learn_bases(fwd, rev, flags, seq_raw, ack_raw)
                     fbase, rbase = fwd.base_seq, rev.base_seq
-                seq = (seq_raw - fbase) & _M32
-                if flags & ACK:
-                    ack = (ack_raw - rbase) & _M32
+                seq, ack = relative(fbase, rbase, flags, seq_raw, ack_raw)
             if not flags & SYN and ws >= 0:
                 win = win_raw << ws
     seg.seq, seg.ack, seg.win, seg.len = seq, ack, win, seglen

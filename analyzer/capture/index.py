@@ -460,6 +460,11 @@ class FrameIndex:
         """Link type of each interface, indexed like `interfaces`."""
         return np.array([i.linktype for i in list(self.interfaces)], dtype=np.int32)
 
+    def untimed_frames(self) -> list[int]:
+        """Rows whose record carries no time stamp (pcapng SPB, Custom Block): tshark shows
+        no arrival time for them."""
+        return sorted(i for i, (has_ts, _block, _pen) in self._special.items() if not has_ts)
+
     def comment(self, i: int) -> str | None:
         return self._comments.get(i)
 

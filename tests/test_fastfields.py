@@ -1,0 +1,45 @@
+"""`read -T fields` from the summary columns prints exactly what the per-frame dissectors
+print, on every corpus capture (the columns are only a faster road to the same cells)."""
+from __future__ import annotations
+
+import pytest
+
+from analyzer.engine import fastfields
+from analyzer.output import FieldsFormat
+
+from .corpus import all_files, our_cells
+
+FIELDS = sorted(fastfields.CELLS)
+
+
+@pytest.fixture(scope="module")
+def files(corpus_dir):
+    return all_files(corpus_dir)
+
+
+def test_column_path_equals_dissector_path(corpus_dir, files):
+    fmt = FieldsFormat()
+    diffs = []
+    for file in files:
+        path = corpus_dir / "pcaps" / file
+        fast = "".join(fastfields.lines(str(path), FIELDS, fmt)).splitlines()
+        slow = ["\t".join(cells) for cells in our_cells(path, FIELDS)]
+        assert len(fast) == len(slow), file
+        for n, (a, b) in enumerate(zip(fast, slow), 1):
+            if a != b:
+                diffs.append((file, n, [(f, x, y) for f, x, y in
+                                        zip(FIELDS, a.split("\t"), b.split("\t")) if x != y]))
+    assert diffs == []
+
+
+def test_serves_only_column_fields():
+    fmt = FieldsFormat()
+    assert fastfields.serves(["frame.number", "tcp.seq"], fmt)
+    assert not fastfields.serves(["frame.number", "tcp.window_size"], fmt)
+    assert not fastfields.serves(["ip.src"], FieldsFormat.parse(["occurrence=f"]))
+
+
+def test_count_limits_rows(corpus_dir):
+    path = corpus_dir / "pcaps" / "zeek_http11-get.pcap"
+    out = "".join(fastfields.lines(str(path), ["frame.number"], FieldsFormat(), count=3))
+    assert out == "1\n2\n3\n"
