@@ -12,7 +12,6 @@ from dissectors import CaptureState, dissect_frame
 
 from . import columns
 from .capture import CaptureError, open_capture, open_writer
-from .engine import fastfields
 from .output import (COLUMN_PREFIX, FieldsFormat, UsageError, check_fields, fields_line,
                      hex_text, json_packet, tree_text)
 
@@ -40,7 +39,7 @@ def run_read(args: argparse.Namespace) -> int:
     if args.count is not None and args.count < 1:
         raise UsageError("-c needs a positive packet count")
     if args.format == "fields" and not args.write and args.file != "-" and \
-            fastfields.serves(args.fields, fmt):
+            _column_backed(args.fields, fmt):
         return _fields_from_columns(args, fmt)
     try:
         reader = open_capture(args.file)
@@ -66,8 +65,14 @@ def run_read(args: argparse.Namespace) -> int:
     return 0
 
 
+def _column_backed(names: list[str], fmt: FieldsFormat) -> bool:
+    from .engine import fastfields  # numpy: imported only when this path may run
+    return fastfields.serves(names, fmt)
+
+
 def _fields_from_columns(args: argparse.Namespace, fmt: FieldsFormat) -> int:
     """-T fields for column-backed fields: index and summary columns, no tree per frame."""
+    from .engine import fastfields
     out = sys.stdout
     if fmt.header:
         out.write(fmt.separator.join(args.fields) + "\n")

@@ -62,7 +62,7 @@ MIN_FRAME = 60  # minimum Ethernet frame without the 4-byte FCS
 def _mac_fields(t: Tree, spec, lg, ig, off: int, mac: bytes) -> None:
     n = t.add(spec, off, 6, mac)
     raw = int.from_bytes(mac[:3], "big")
-    n.add(ADDR, off, 6, mac, hidden=True)
+    n.add(ADDR, off, 6, mac)
     n.add_bits(lg, off, 3, raw)
     n.add_bits(ig, off, 3, raw)
     n.add_bits(LG, off, 3, raw).hidden = True

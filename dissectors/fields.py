@@ -141,6 +141,15 @@ def expert(abbrev: str, group: str, severity: Severity, summary: str, *, explain
     return spec
 
 
+SEVERITY_NAMES = {Severity.CHAT: "Chat", Severity.NOTE: "Note", Severity.WARN: "Warning",
+                  Severity.ERROR: "Error"}
+# Wireshark's expert sub-items, shown under every expert item and filterable.
+EXPERT_MESSAGE = field("_ws.expert.message", "Message", FT.STRING)
+EXPERT_SEVERITY = field("_ws.expert.severity", "Severity level", FT.UINT32,
+                        strings={int(k): v for k, v in SEVERITY_NAMES.items()})
+EXPERT_GROUP = field("_ws.expert.group", "Group", FT.STRING)
+
+
 # ---------------------------------------------------------------------------------------
 # Value formatting
 # ---------------------------------------------------------------------------------------

@@ -56,7 +56,6 @@ MALFORMED = expert("_ws.malformed.expert", "malformed", Severity.ERROR, "Malform
 # packet's columns, not from the tree.
 COLUMNS = {name: field(f"_ws.col.{name}", name, FT.STRING)
            for name in ("No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")}
-EXPERT_MESSAGE = field("_ws.expert.message", "Message", FT.STRING)
 
 
 def dissect_frame(data: bytes, *, number: int, ts_ns: int, origlen: int, linktype: int,

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .fields import FT, REGISTRY, ExpertSpec, FieldSpec, Severity, bitfield_str, display_value
+from .fields import (EXPERT_GROUP, EXPERT_MESSAGE, EXPERT_SEVERITY, FT, REGISTRY,
+                     SEVERITY_NAMES, ExpertSpec, FieldSpec, bitfield_str, display_value)
 
-_EXPERT_MESSAGE = "_ws.expert.message"
 
 
 class Node:
@@ -71,6 +71,11 @@ class Node:
         msg = message or spec.summary
         n = self.add(REGISTRY[spec.abbrev], pos, size, None, msg, generated=True)
         n.expert = spec
+        n.add(EXPERT_MESSAGE, pos, size, msg, f"{msg}", generated=True)
+        n.add(EXPERT_SEVERITY, pos, size, int(spec.severity),
+              f"Severity level: {SEVERITY_NAMES[spec.severity]}", generated=True)
+        n.add(EXPERT_GROUP, pos, size, spec.group,
+              f"Group: {spec.group.capitalize()}", generated=True)
         return n
 
     def set_size(self, size: int) -> None:
@@ -108,8 +113,7 @@ class Node:
         else:
             s = f"{self.spec.name}: {display_value(self.spec, self.value)}"
         if self.expert is not None:
-            sev = "Warning" if self.expert.severity == Severity.WARN else \
-                self.expert.severity.name.capitalize()
+            sev = SEVERITY_NAMES[self.expert.severity]
             return f"[Expert Info ({sev}/{self.expert.group.capitalize()}): {s}]"
         return f"[{s}]" if self.generated else s
 
@@ -129,15 +133,13 @@ class Node:
         return None
 
     def values(self) -> dict[str, list[Any]]:
-        """abbrev -> values in tree order, plus `_ws.expert.message` for expert items."""
+        """abbrev -> values in tree order."""
         out: dict[str, list[Any]] = {}
         for n in self.walk():
             if n.spec is None:
                 continue
             out.setdefault(n.spec.abbrev, []).append(n.value if n.spec.ftype != FT.PROTOCOL
                                                      else n.text())
-            if n.expert is not None:
-                out.setdefault(_EXPERT_MESSAGE, []).append(n.label)
         return out
 
 
