@@ -226,7 +226,10 @@ class FrameIndex:
             if cancel is not None and cancel.is_set():
                 self.cancelled = True
                 return
+            before = self._n
             p, need = walk(buf, p, len(buf), base, batch)
+            if direct:
+                self.release(before, self._n)   # the walk is done with those pages
             if progress is not None:
                 done = base + p if direct or self._total is None else src.raw_pos()
                 progress(self._n, done if done is not None else base + p, self._total)
@@ -531,6 +534,23 @@ class FrameIndex:
         if self._mm is None:
             return np.zeros(0, np.uint8)
         return np.frombuffer(self._mm, dtype=np.uint8)
+
+    def release(self, start: int, stop: int) -> None:
+        """Drop the mapped pages of frames [start, stop) from this process's memory.
+
+        A pass that sweeps the whole file would otherwise keep every page it touched
+        resident; the kernel reads them back from the page cache if they are needed again.
+        """
+        if self._mm is None or start >= stop or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        offs = self._cols.offsets
+        lo = int(offs[start]) & ~(mmap.PAGESIZE - 1)
+        hi = int(offs[stop - 1]) & ~(mmap.PAGESIZE - 1)
+        if hi > lo:
+            try:
+                self._mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+            except (OSError, ValueError):
+                pass
 
     def _map_spool(self) -> None:
         try:

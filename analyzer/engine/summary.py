@@ -679,6 +679,9 @@ def summarize(index: FrameSource, state: CaptureState | None = None,
         hi = min(n, lo + chunk)
         slow.append(_fast_chunk(cols, mv, lo, offsets[lo:hi], caplens[lo:hi],
                                 reported[lo:hi], lts[lo:hi], v6))
+        release = getattr(index, "release", None)
+        if release is not None:
+            release(lo, hi)   # keep resident memory to the columns, not the whole file
     keys = _SlowKeys()
     slow_rows = np.concatenate(slow) if slow else np.zeros(0, np.int64)
     _slow_path(cols, index, slow_rows, lts, state or CaptureState(), v6, keys)
