@@ -121,7 +121,10 @@ def test_file_is_valid_after_every_write_and_flush(tmp_path, fmt):
 
 def test_ctrl_c_leaves_a_readable_file(tmp_path):
     path = tmp_path / "live.pcapng"
-    code = ("import sys, time; sys.path.insert(0, %r)\n"
+    # SIGINT is ignored in processes started in the background (as CI may start us), and a
+    # child inherits that: restore Python's handler so the interrupt really arrives.
+    code = ("import signal, sys, time; sys.path.insert(0, %r)\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "from analyzer.capture import PcapngWriter, RawFrame\n"
             "frame = RawFrame(0, 600, 600, 1, 0, bytes(600))\n"
             "with PcapngWriter(%r) as w:\n"
