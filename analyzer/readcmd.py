@@ -20,6 +20,13 @@ _NO_TREE_FIELDS = {COLUMN_PREFIX + c for c in
                    ("No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")}
 
 
+def _iface_name(reader, iface: int) -> str:
+    """The interface's name for the Frame line (pcapng IDBs have one; pcap has none)."""
+    if reader.format != "pcapng" or not 0 <= iface < len(reader.interfaces):
+        return ""
+    return reader.interfaces[iface].name or "unknown"
+
+
 def _digits(reader, iface: int) -> int:
     """Decimal places of the Time column: the capture's own timestamp precision."""
     try:
@@ -102,7 +109,7 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out) -> int:
         n += 1
         root, pkt = dissect_frame(f.data, number=n, ts_ns=f.ts_ns, origlen=f.origlen,
                                   linktype=f.linktype, iface=f.iface, comment=f.comment,
-                                  has_ts=f.has_ts,
+                                  has_ts=f.has_ts, iface_name=_iface_name(reader, f.iface),
                                   state=state, tree=want_tree)
         if first_ns is None:
             first_ns = prev_ns = f.ts_ns

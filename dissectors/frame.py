@@ -17,6 +17,8 @@ PROTO = protocol("frame", "Frame",
                  explain="What the capture file recorded about the packet: when it arrived "
                          "and how many bytes were on the wire versus kept.")
 INTERFACE_ID = field("frame.interface_id", "Interface id", FT.UINT32)
+INTERFACE_NAME = field("frame.interface_name", "Interface name", FT.STRING,
+                       blurb="The name of the interface the frame was captured on")
 ENCAPSULATIONS = {0: "NULL/Loopback", 1: "Ethernet", 12: "Raw IP", 14: "Raw IP", 101: "Raw IP",
                   108: "OpenBSD loopback", 113: "Linux cooked-mode capture v1",
                   228: "Raw IPv4", 229: "Raw IPv6", 276: "Linux cooked-mode capture v2"}
@@ -152,7 +154,8 @@ def _frame_fields(root: Node, pkt: Packet, comment: str | None, prev: int | None
     if comment:
         root.add(COMMENT, 0, 0, comment)
     if iface_name:
-        root.add(INTERFACE_ID, 0, 0, pkt.iface, f"Interface id: {pkt.iface} ({iface_name})")
+        node = root.add(INTERFACE_ID, 0, 0, pkt.iface, f"Interface id: {pkt.iface} ({iface_name})")
+        node.add(INTERFACE_NAME, 0, 0, iface_name)
     root.add(ENCAP, 0, 0, pkt.linktype)
     if has_ts:
         root.add(TIME, 0, 0, (ts // 1_000_000_000, ts % 1_000_000_000))
