@@ -105,6 +105,7 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out) -> int:
     first_ns = prev_ns = None
     n = 0
     pending: list[str] = []
+    precision: dict[int, int] = {}
     for f in reader:
         n += 1
         root, pkt = dissect_frame(f.data, number=n, ts_ns=f.ts_ns, origlen=f.origlen,
@@ -115,8 +116,11 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out) -> int:
             first_ns = prev_ns = f.ts_ns
         disp_ns = state.prev_displayed_ts_ns if state.prev_displayed_ts_ns is not None \
             else f.ts_ns
+        digits = precision.get(f.iface)
+        if digits is None:
+            digits = precision[f.iface] = _digits(reader, f.iface)
         time_text = columns.format_time(args.time_format, f.ts_ns, first_ns, prev_ns, disp_ns,
-                                        _digits(reader, f.iface))
+                                        digits)
         if writer is not None:
             try:
                 writer.write(f)

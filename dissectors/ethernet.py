@@ -77,7 +77,8 @@ def dissect_eth(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | 
     src = buf.bytes(off + 6, 6)
     etype = buf.u16(off + 12)
     t = tree.add(PROTO, off, 14,
-                 label=f"Ethernet II, Src: {ether_str(src)}, Dst: {ether_str(dst)}")
+                 label=f"Ethernet II, Src: {ether_str(src)}, Dst: {ether_str(dst)}") \
+        if tree else tree
     if t:
         _mac_fields(t, DST, DST_LG, DST_IG, off, dst)
         _mac_fields(t, SRC, SRC_LG, SRC_IG, off + 6, src)
