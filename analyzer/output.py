@@ -162,30 +162,47 @@ def hex_text(data: bytes, pkt: Packet) -> str:
     return "".join(parts)
 
 
+def json_value(node: Node) -> str:
+    """A field's value in tshark's JSON: like -T fields, but bytes keep colons."""
+    spec = node.spec
+    v = node.value
+    if spec.ftype in (FT.BYTES, FT.NONE) and isinstance(v, (bytes, bytearray)) and v:
+        return safe(bytes(v).hex(":"))
+    return safe(fields_value(spec, v))
+
+
 def tree_json(root: Node) -> dict[str, Any]:
     """tshark's `-T json` layers object: protocols as keys, fields as "abbrev": "value",
-    a field with children also gets "abbrev_tree": {...}; text items go by their label."""
+    a field with children also gets "abbrev_tree": {...}, text items go by their label,
+    expert items as a "_ws.expert" object. Repeated keys become arrays (tshark's
+    --no-duplicate-keys form: plain JSON has no duplicate keys)."""
 
     def fill(node: Node, into: dict[str, Any]) -> None:
         for child in node.children or ():
+            if child.expert is not None:
+                sub: dict[str, Any] = {child.spec.abbrev: ""}
+                fill(child, sub)
+                _put(into, "_ws.expert", sub)
+                continue
             if child.spec is None:
-                key = safe(child.text())
-                value: Any = ""
+                key, value = safe(child.text()), ""
             elif child.spec.ftype == FT.PROTOCOL:
-                key, value = child.spec.abbrev, {}
+                sub = {}
+                fill(child, sub)
+                _put(into, child.spec.abbrev, sub)
+                continue
             else:
-                key = child.spec.abbrev
-                value = safe(child.label) if child.expert is not None else \
-                    safe(fields_value(child.spec, child.value))
-            if isinstance(value, dict):
-                fill(child, value)
-                _put(into, key, value)
+                key, value = child.spec.abbrev, json_value(child)
+            if child.spec is None and child.children:
+                sub = {}
+                fill(child, sub)
+                _put(into, key, sub)
                 continue
             _put(into, key, value)
             if child.children:
-                sub: dict[str, Any] = {}
+                sub = {}
                 fill(child, sub)
-                _put(into, key + "_tree" if child.spec is not None else key, sub)
+                _put(into, key + "_tree", sub)
 
     layers: dict[str, Any] = {}
     fill(root, layers)

@@ -143,11 +143,20 @@ def expert(abbrev: str, group: str, severity: Severity, summary: str, *, explain
 
 SEVERITY_NAMES = {Severity.CHAT: "Chat", Severity.NOTE: "Note", Severity.WARN: "Warning",
                   Severity.ERROR: "Error"}
+# Wireshark's numeric codes (PI_CHAT..., PI_SEQUENCE...), which tshark prints for these fields.
+SEVERITY_CODES = {Severity.CHAT: 0x00200000, Severity.NOTE: 0x00400000,
+                  Severity.WARN: 0x00600000, Severity.ERROR: 0x00800000}
+GROUP_CODES = {"checksum": 0x01000000, "sequence": 0x02000000, "response": 0x03000000,
+               "request": 0x04000000, "undecoded": 0x05000000, "reassemble": 0x06000000,
+               "malformed": 0x07000000, "debug": 0x08000000, "protocol": 0x09000000,
+               "security": 0x0A000000, "comment": 0x0B000000, "decryption": 0x0C000000,
+               "assumption": 0x0D000000, "deprecated": 0x0E000000}
 # Wireshark's expert sub-items, shown under every expert item and filterable.
 EXPERT_MESSAGE = field("_ws.expert.message", "Message", FT.STRING)
 EXPERT_SEVERITY = field("_ws.expert.severity", "Severity level", FT.UINT32,
-                        strings={int(k): v for k, v in SEVERITY_NAMES.items()})
-EXPERT_GROUP = field("_ws.expert.group", "Group", FT.STRING)
+                        strings={SEVERITY_CODES[k]: v for k, v in SEVERITY_NAMES.items()})
+EXPERT_GROUP = field("_ws.expert.group", "Group", FT.UINT32,
+                     strings={v: k.capitalize() for k, v in GROUP_CODES.items()})
 
 
 # ---------------------------------------------------------------------------------------

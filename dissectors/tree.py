@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .fields import (EXPERT_GROUP, EXPERT_MESSAGE, EXPERT_SEVERITY, FT, REGISTRY,
-                     SEVERITY_NAMES, ExpertSpec, FieldSpec, bitfield_str, display_value)
+from .fields import (EXPERT_GROUP, EXPERT_MESSAGE, EXPERT_SEVERITY, FT, GROUP_CODES,
+                     REGISTRY, SEVERITY_CODES, SEVERITY_NAMES, ExpertSpec, FieldSpec, bitfield_str, display_value)
 
 
 
@@ -72,9 +72,9 @@ class Node:
         n = self.add(REGISTRY[spec.abbrev], pos, size, None, msg, generated=True)
         n.expert = spec
         n.add(EXPERT_MESSAGE, pos, size, msg, f"{msg}", generated=True)
-        n.add(EXPERT_SEVERITY, pos, size, int(spec.severity),
+        n.add(EXPERT_SEVERITY, pos, size, SEVERITY_CODES[spec.severity],
               f"Severity level: {SEVERITY_NAMES[spec.severity]}", generated=True)
-        n.add(EXPERT_GROUP, pos, size, spec.group,
+        n.add(EXPERT_GROUP, pos, size, GROUP_CODES.get(spec.group, GROUP_CODES["protocol"]),
               f"Group: {spec.group.capitalize()}", generated=True)
         return n
 
