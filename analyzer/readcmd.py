@@ -47,7 +47,9 @@ def run_read(args: argparse.Namespace) -> int:
         raise UsageError("-c needs a positive packet count")
     if args.format == "fields" and not args.write and args.file != "-" and \
             _column_backed(args.fields, fmt):
-        return _fields_from_columns(args, fmt)
+        served = _fields_from_columns(args, fmt)
+        if served is not None:
+            return served
     try:
         reader = open_capture(args.file)
     except CaptureError as e:
@@ -77,18 +79,25 @@ def _column_backed(names: list[str], fmt: FieldsFormat) -> bool:
     return fastfields.serves(names, fmt)
 
 
-def _fields_from_columns(args: argparse.Namespace, fmt: FieldsFormat) -> int:
-    """-T fields for column-backed fields: index and summary columns, no tree per frame."""
+def _fields_from_columns(args: argparse.Namespace, fmt: FieldsFormat) -> int | None:
+    """-T fields for column-backed fields: index and summary columns, no tree per frame.
+    None when the capture needs the per-frame path (tunnelled transports)."""
     from .engine import fastfields
+    try:
+        fc = fastfields.open_columns(args.file)
+    except CaptureError as e:
+        raise UsageError(str(e)) from None
+    if fc is None:
+        return None
     out = sys.stdout
     if fmt.header:
         out.write(fmt.separator.join(args.fields) + "\n")
-    try:
-        for chunk in fastfields.lines(args.file, args.fields, fmt, args.count):
-            out.write(chunk)
-    except CaptureError as e:
-        raise UsageError(str(e)) from None
+    for chunk in fastfields.lines(fc, args.fields, fmt, args.count):
+        out.write(chunk)
     out.flush()
+    if fc.index.error:
+        print(f"wirelens: {args.file}: {fc.index.error}", file=sys.stderr)
+        return 2 if len(fc.index) == 0 else 0
     return 0
 
 

@@ -72,6 +72,7 @@ def _mac_fields(t: Tree, spec, lg, ig, off: int, mac: bytes) -> None:
 def dissect_eth(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | None:
     """Ethernet II or 802.3 header, then the EtherType payload and any padding/trailer."""
     pkt.enter("eth")
+    pkt.set_protocol("Ethernet")   # before any check: a cut header still shows as Ethernet
     buf.need(off, 14)
     dst = buf.bytes(off, 6)
     src = buf.bytes(off + 6, 6)

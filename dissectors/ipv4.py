@@ -461,6 +461,8 @@ def dissect_ip(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | N
     t.add(ID, off + 4, 2, ident)
     chk(off + 6, 2, end)
     frag = int.from_bytes(data[off + 6:off + 8], "big")
+    if pkt.ip_frag < 0 and not pkt.fenced:
+        pkt.ip_frag = frag   # the outermost header's flags word, for the summary columns
     if t:
         _flags(t, off + 6, frag)
     chk(off + 8, 1, end)

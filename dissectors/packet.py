@@ -45,7 +45,7 @@ class Packet:
     __slots__ = ("number", "ts_ns", "caplen", "length", "linktype", "iface", "state", "visited",
                  "col_protocol", "info", "fenced", "layers", "dl_src", "dl_dst", "net_src", "net_dst", "net_ver",
                  "ip_proto", "ttl", "srcport", "dstport", "ptype", "experts", "max_severity",
-                 "current", "tcp", "udp", "in_error", "hints", "sources", "damage")
+                 "current", "tcp", "udp", "in_error", "hints", "sources", "damage", "ip_frag")
 
     def __init__(self, number: int, ts_ns: int, caplen: int, length: int, linktype: int,
                  iface: int, state: CaptureState) -> None:
@@ -79,6 +79,7 @@ class Packet:
         self.in_error = False        # dissecting the packet quoted by an ICMP error
         self.hints: dict[str, Any] = {}
         self.damage = ""             # "", "short" (cut by snaplen) or "malformed"
+        self.ip_frag = -1            # outermost IPv4 header's flags + fragment offset word
         # extra data sources (reassembled buffers) as (name, bytes); tree nodes with src=i
         # point into sources[i - 1]; src 0 is the frame itself
         self.sources: list[tuple[str, bytes]] = []

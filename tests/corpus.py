@@ -26,7 +26,8 @@ csv.field_size_limit(1 << 30)
 
 # Layers the foundation owns: frames made only of these are "L2-L4 frames" whose Protocol and
 # Info columns must match; frame.protocols is compared up to the first layer not listed.
-L2L4 = {"eth", "ethertype", "vlan", "sll", "null", "raw", "arp", "ip", "ipv6",
+L2L4 = {"eth", "ethertype", "vlan", "sll", "null", "raw", "arp", "ip", "ipv6", "pppoes",
+        "pppoed", "ppp", "lcp", "l2tp",
         "ipv6.hopopts", "ipv6.dstopts", "ipv6.routing", "ipv6.fraghdr", "icmp", "icmpv6",
         "tcp", "udp"}
 

@@ -22,7 +22,7 @@ from dissectors.tcp import TcpFlow, learn_bases, rebases, relative
 from ..capture import FrameIndex
 from ..output import FieldsFormat, field_cells
 from .summary import (INNER, INNER_TCP, INNER_UDP, MALFORMED_ROW, SHORT, SLOW, TRANSPORT,
-                      SummaryColumns, summarize)
+                      SummaryColumns, is_tunnel, summarize)
 
 IPPROTO_TCP, IPPROTO_UDP = 6, 17
 CHUNK = 1 << 15
@@ -174,18 +174,36 @@ def serves(names: list[str], fmt: FieldsFormat) -> bool:
         and not fmt.quote
 
 
-def lines(path: str, names: list[str], fmt: FieldsFormat,
-          count: int | None = None) -> Iterator[str]:
-    """The `-T fields` output lines of a file, chunk by chunk, from its columns."""
+def open_columns(path: str) -> FieldColumns | None:
+    """Index and summarize a capture for column-served output; None when a frame tunnels
+    one transport in another (its outer conversation is not in the columns), so the caller
+    takes the per-frame path instead."""
     index = FrameIndex()
     index.open(path)
     try:
         index.build()
         state = CaptureState()
         cols = summarize(index, state)
-        fc = FieldColumns(index, cols, state)
-        n = len(index) if count is None else min(count, len(index))
-        flags = cols.flags
+        for row in np.flatnonzero(cols.flags & SLOW).tolist():
+            f = index.raw_frame(row)
+            _root, pkt = dissect_frame(f.data, number=row + 1, ts_ns=f.ts_ns,
+                                       origlen=f.origlen, linktype=f.linktype, iface=f.iface,
+                                       state=state, tree=False)
+            if is_tunnel(pkt.layers):
+                index.close()
+                return None
+    except BaseException:
+        index.close()
+        raise
+    return FieldColumns(index, cols, state)
+
+
+def lines(fc: FieldColumns, names: list[str], fmt: FieldsFormat,
+          count: int | None = None) -> Iterator[str]:
+    """The `-T fields` output lines, chunk by chunk, from the columns; closes the index."""
+    try:
+        n = len(fc.index) if count is None else min(count, len(fc.index))
+        flags = fc.cols.flags
         sep = fmt.separator
         for lo in range(0, n, CHUNK):
             rows = slice(lo, min(n, lo + CHUNK))
@@ -194,7 +212,7 @@ def lines(path: str, names: list[str], fmt: FieldsFormat,
                 _tree_cells(fc, lo + i, names, fmt, table, i)
             yield "".join(sep.join(r) + "\n" for r in zip(*table))
     finally:
-        index.close()
+        fc.index.close()
 
 
 def _tree_cells(fc: FieldColumns, row: int, names: list[str], fmt: FieldsFormat,
@@ -211,4 +229,4 @@ def _tree_cells(fc: FieldColumns, row: int, names: list[str], fmt: FieldsFormat,
             table[j][i] = cells[j]
 
 
-__all__ = ["serves", "lines", "FieldColumns"]
+__all__ = ["serves", "open_columns", "lines", "FieldColumns"]

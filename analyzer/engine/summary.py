@@ -690,17 +690,35 @@ def summarize(index: FrameSource, state: CaptureState | None = None,
     return cols
 
 
+def is_tunnel(layers: list[str]) -> bool:
+    """True when a frame carries an IP packet inside another outside an ICMP error's quote
+    (L2TP, IP-in-IP, VXLAN...): one summary row holds one conversation, the innermost, so
+    the outer tunnel's is not in the columns."""
+    seen = 0
+    for layer in layers:
+        if layer in ("icmp", "icmpv6"):
+            break
+        seen += layer in ("ip", "ipv6")
+    return seen > 1
+
+
 def _copy_packet(cols: SummaryColumns, i: int, pkt: Packet, quoted: Any,
                  keys: _SlowKeys) -> None:
     """Row i's columns from a dissected Packet (the IPv6 addresses are added by the caller);
     `quoted` is the packet an ICMP error quotes when its TCP/UDP header joined a stream.
 
-    DF/MF/FRAG and VLAN stay as the fast path read them from the bytes: the Packet does not
-    carry them.
+    DF/MF/FRAG come from the outermost IPv4 header the dissectors found (`pkt.ip_frag`),
+    else stay as the fast path read them; VLAN stays as the fast path read it.
     """
     ver = pkt.net_ver if len(pkt.net_src) == len(pkt.net_dst) == _ADDR_LEN.get(pkt.net_ver) \
         else 0
-    flags = int(cols.flags[i]) & (VLAN | (DF | MF | FRAG if ver == 4 else 0)) | SLOW
+    if pkt.ip_frag >= 0:
+        w = pkt.ip_frag
+        frag_bits = (DF if w & 0x4000 else 0) | (MF if w & 0x2000 else 0) | \
+            (FRAG if w & 0x1FFF else 0)
+    else:
+        frag_bits = int(cols.flags[i]) & (DF | MF | FRAG)
+    flags = int(cols.flags[i]) & VLAN | (frag_bits if ver == 4 else 0) | SLOW
     flags |= _DAMAGE.get(pkt.damage, 0)
     cols.ipver[i] = ver
     if ver == 4:
