@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from array import array
 
-from .buffer import Buf, Malformed
+from .buffer import Buf, Malformed, Truncated
 from .data import dissect_data
 from .dispatch import IP_PROTO, UDP_HEUR, UDP_PORT
 from .fields import FT, Base, Severity, expert, field, protocol
@@ -222,6 +222,10 @@ def dissect_udp(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | 
         size = min(captured_end, pend) - payload
         t.add(PAYLOAD, payload, captured_end - payload, bytes(data[payload:captured_end]),
               f"UDP payload ({size} {'byte' if size == 1 else 'bytes'})")
+    if captured_end <= payload < pend:
+        # The payload was on the wire but none of it was captured: tshark's
+        # "[Packet size limited during capture: UDP truncated]".
+        raise Truncated(f"UDP payload of {pend - payload} bytes not captured")
     _hand_off(buf, payload, pend, tree, pkt, sport, dport)
     return None
 
