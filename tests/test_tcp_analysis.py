@@ -116,13 +116,12 @@ def test_window_full_and_zero_window_probe() -> None:
 # Corpus: precision and recall per flag against tshark 4.0
 # ---------------------------------------------------------------------------------------
 
-# name -> (precision, recall) floors where the 98% target is not reached yet;
-# every other field must reach 98% / 98%. Set at what the analyzer reaches today.
+# name -> (precision, recall) floors at what the analyzer reaches on the corpus (the
+# issue's target is 98%); every field not listed must stay exact. The two RTT misses are
+# the same frame (suricata_raw-tls-tcp-empty-sack #24, where tshark shows no analysis).
 FLOORS = {
-    "tcp.analysis.fast_retransmission": (1.0, 0.97),
-    "tcp.analysis.spurious_retransmission": (1.0, 0.93),
-    "tcp.analysis.ack_lost_segment": (0.92, 1.0),
-    "tcp.analysis.initial_rtt": (0.97, 1.0),
+    "tcp.analysis.initial_rtt": (0.999, 1.0),
+    "tcp.analysis.ack_rtt": (0.999, 1.0),
 }
 
 
@@ -193,6 +192,10 @@ def _pr(s: list[int]) -> tuple[float, float]:
     return (tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 1.0)
 
 
+def _at_least(got: tuple[float, float], floor: tuple[float, float]) -> bool:
+    return got[0] >= floor[0] and got[1] >= floor[1]
+
+
 def test_corpus_precision_recall() -> None:
     if not (CORPUS / "MANIFEST.tsv").is_file():
         pytest.skip("../shared/corpus not present")
@@ -202,5 +205,5 @@ def test_corpus_precision_recall() -> None:
         p, r = _pr(s)
         print(f"{name:42} {s[0]:5} {s[1]:4} {s[2]:4} {p:7.2%} {r:7.2%}")
     low = {name: _pr(s) for name, s in stats.items()
-           if _pr(s) < FLOORS.get(name, (0.98, 0.98))}
+           if not _at_least(_pr(s), FLOORS.get(name, (1.0, 1.0)))}
     assert not low, low

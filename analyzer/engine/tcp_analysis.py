@@ -123,7 +123,8 @@ class TcpAnalyzer:
 
     After each `feed`, `dupack_num`/`dupack_frame` (duplicate_ack_num/_frame),
     `acks_frame`/`ack_rtt_ns`, `bytes_in_flight` and `initial_rtt_ns` describe that
-    segment; 0 means "not shown" (`ack_rtt_ns` uses `acks_frame` to tell).
+    segment, as tshark shows them; 0 means "not shown" (`ack_rtt_ns` goes with a non-zero
+    `acks_frame`; initial_rtt appears only when the segment has an analysis to show).
     """
 
     def __init__(self) -> None:
@@ -135,6 +136,7 @@ class TcpAnalyzer:
         self.ack_rtt_ns = 0
         self.bytes_in_flight = 0
         self.initial_rtt_ns = 0
+        self._touched = False   # an ACK-lost check ran: tshark shows the analysis tree
 
     def feed(self, frame: int, ts_ns: int, stream: int, direction: int, flags: int,
              seq: int, ack: int, window: int, win_scale: int, seglen: int,
@@ -144,6 +146,7 @@ class TcpAnalyzer:
         so a new stream on a pair seen before is flagged as reused ports. Returns flags."""
         self.dupack_num = self.dupack_frame = self.acks_frame = 0
         self.ack_rtt_ns = self.bytes_in_flight = 0
+        self._touched = False
         out = 0
         st = self._streams.get(stream)
         if st is None:
@@ -176,6 +179,11 @@ class TcpAnalyzer:
         self._store(frame, ts_ns, fwd, flags, seq, ack, window, seglen, out)
         self._acked(frame, ts_ns, rev, ack)
         self._in_flight(fwd, seglen)
+        if not (out or self._touched or self.acks_frame or self.bytes_in_flight):
+            # Nothing to report: tshark adds no SEQ/ACK analysis tree, so no initial_rtt.
+            self.initial_rtt_ns = 0
+        if out & DUPLICATE_ACK and not self.dupack_num:
+            out &= ~DUPLICATE_ACK   # the parked counter wrapped to 0: tshark shows nothing
         return out
 
     def _rules(self, frame: int, ts_ns: int, st: _Stream, fwd: _Flow, rev: _Flow,
@@ -226,7 +234,7 @@ class TcpAnalyzer:
         if not fwd_done:
             # DUPLICATE ACK: an empty segment repeating seq, ack and the (non-zero) window.
             if same_pos and window and window == fwd.window:
-                fwd.dupacknum += 1
+                fwd.dupacknum = (fwd.dupacknum + 1) & _M32
                 out |= DUPLICATE_ACK
                 self.dupack_num = fwd.dupacknum
                 self.dupack_frame = fwd.lastnondupack
@@ -235,13 +243,22 @@ class TcpAnalyzer:
             fwd.lastnondupack = frame
             fwd.dupacknum = 0
         # ACK LOST SEGMENT: this ACK covers data of the peer the capture never showed.
+        # The edge jumps to the peer's nextseq so one gap is reported once; when it is
+        # already there, the peer's dup-ACK counter is parked at 2**32 - 1 (a C unsigned
+        # -1) so a stalled peer sending pure ACKs does not repeat it. That parked value
+        # also satisfies the ">= 2 dup ACKs" test of fast retransmission, as in tshark.
         if rev.maxseqtobeacked and _gt(ack, rev.maxseqtobeacked) and flags & ACK:
-            out |= ACK_LOST_SEGMENT
-            rev.maxseqtobeacked = rev.nextseq
-        # Data (or SYN/FIN) that does not advance the sequence is one of the resend kinds;
-        # a keep-alive is none of them.
-        if (seglen > 0 or flags & (SYN | FIN)) and nextseq and _lt(seq, nextseq) \
-                and not out & KEEP_ALIVE:
+            self._touched = True
+            if _lt(rev.maxseqtobeacked, rev.nextseq):
+                rev.maxseqtobeacked = rev.nextseq
+                out |= ACK_LOST_SEGMENT
+            else:
+                if rev.dupacknum == 0:
+                    out |= ACK_LOST_SEGMENT
+                rev.dupacknum = _M32
+        # Data (or SYN/FIN) that is not new is one of the resend kinds; a keep-alive is
+        # none of them.
+        if (seglen > 0 or flags & (SYN | FIN)) and not out & KEEP_ALIVE:
             out |= self._resend_kind(ts_ns, st, fwd, rev, seq, seglen, flags)
         return out
 
@@ -251,10 +268,16 @@ class TcpAnalyzer:
         """Which kind of resend; Wireshark's unsigned time differences make a segment
         stamped before the reference never "recent". Fast and spurious ones also carry
         RETRANSMISSION, because tshark then shows tcp.analysis.retransmission too."""
+        not_advanced = fwd.nextseq != 0 and _lt(seq, fwd.nextseq)
+        # More than one byte starting one before nextseq adds data after a possible
+        # zero-window probe: not a resend (spurious is still checked).
+        if seglen > 1 and (fwd.nextseq - 1) & _M32 == seq:
+            not_advanced = False
         # FAST RETRANSMISSION: the peer sent 2+ duplicate ACKs for this sequence, the
         # last one less than 20 ms ago.
         t = ts_ns - rev.lastacktime
-        if rev.dupacknum >= 2 and rev.lastack == seq and 0 <= t < FAST_RETRANS_NS:
+        if not_advanced and rev.dupacknum >= 2 and rev.lastack == seq \
+                and 0 <= t < FAST_RETRANS_NS:
             return FAST_RETRANSMISSION | RETRANSMISSION
         # SPURIOUS RETRANSMISSION: data the peer has already acknowledged.
         if seglen > 0 and rev.lastack and not _gt((seq + seglen) & _M32, rev.lastack):
@@ -264,10 +287,10 @@ class TcpAnalyzer:
         thres = st.first_rtt if st.first_rtt else OOO_DEFAULT_NS
         t = ts_ns - fwd.nextseqtime
         end = seq + seglen + (1 if flags & (SYN | FIN) else 0)
-        if 0 <= t < thres and fwd.nextseq != end & _M32:
+        if not_advanced and 0 <= t < thres and fwd.nextseq != end & _M32:
             return OUT_OF_ORDER
         # RETRANSMISSION: everything else that goes backwards.
-        return RETRANSMISSION
+        return RETRANSMISSION if not_advanced else 0
 
     @staticmethod
     def _store(frame: int, ts_ns: int, fwd: _Flow, flags: int, seq: int, ack: int,
