@@ -125,14 +125,15 @@ FLOORS = {
 }
 
 
-def _ours(pcap: Path) -> dict[int, tuple[set[str], int, int]]:
-    """frame -> (flag names, initial_rtt_ns or -1, ack_rtt_ns or -1) for analyzed frames."""
+def _ours(pcap: Path) -> dict[int, tuple[set[str], int, int, int]]:
+    """frame -> (flag names, initial_rtt_ns, ack_rtt_ns, duplicate_ack_num; -1 = absent)
+    for analyzed frames."""
     from analyzer.capture import open_capture
     from dissectors import CaptureState, dissect_frame
 
     st = CaptureState()
     an = TcpAnalyzer()
-    out: dict[int, tuple[set[str], int, int]] = {}
+    out: dict[int, tuple[set[str], int, int, int]] = {}
     with open_capture(str(pcap)) as cap:
         for n, fr in enumerate(cap, 1):
             _, pkt = dissect_frame(fr.data, number=n, ts_ns=fr.ts_ns, origlen=fr.origlen,
@@ -146,7 +147,8 @@ def _ours(pcap: Path) -> dict[int, tuple[set[str], int, int]]:
                            conv=(a, b) if a <= b else (b, a))
             names = {name for bit, name in ta.FLAG_FIELDS if bits & bit}
             out[n] = (names, an.initial_rtt_ns or -1,
-                      an.ack_rtt_ns if an.acks_frame and an.ack_rtt_ns else -1)
+                      an.ack_rtt_ns if an.acks_frame and an.ack_rtt_ns else -1,
+                      an.dupack_num or -1)
     return out
 
 
@@ -154,11 +156,20 @@ def _us(cell: str) -> int:
     return round(float(cell) * 1e6) if cell else -1
 
 
+# Value fields: name -> (parse the TSV cell, -1 if empty; divisor of our value). RTTs are
+# compared to the microsecond.
+VALUES = {
+    "tcp.analysis.initial_rtt": (_us, 1000),
+    "tcp.analysis.ack_rtt": (_us, 1000),
+    "tcp.analysis.duplicate_ack_num": (lambda c: int(c.split(",")[0]) if c else -1, 1),
+}
+
+
 def measure(corpus: Path) -> dict[str, list[int]]:
     """name -> [true positives, false positives, false negatives]."""
     stats: dict[str, list[int]] = {name: [0, 0, 0] for _, name in ta.FLAG_FIELDS}
-    stats["tcp.analysis.initial_rtt"] = [0, 0, 0]
-    stats["tcp.analysis.ack_rtt"] = [0, 0, 0]
+    for name in VALUES:
+        stats[name] = [0, 0, 0]
     for row in csv.DictReader((corpus / "MANIFEST.tsv").open(), delimiter="\t"):
         file = row["file"]
         ref = corpus / "tshark" / f"{file}.tcp_analysis.tsv"
@@ -170,12 +181,12 @@ def measure(corpus: Path) -> dict[str, list[int]]:
         for line in lines[1:]:
             cells = dict(zip(header, line.split("\t")))
             n = int(cells["frame.number"])
-            names, irtt, artt = ours.get(n, (set(), -1, -1))
+            names, *values = ours.get(n, (set(), -1, -1, -1))
             for _, name in ta.FLAG_FIELDS:
                 _count(stats[name], bool(cells.get(name)), name in names, True)
-            for name, mine in (("tcp.analysis.initial_rtt", irtt), ("tcp.analysis.ack_rtt", artt)):
-                theirs = _us(cells.get(name, ""))
-                _count(stats[name], theirs >= 0, mine >= 0, round(mine / 1000) == theirs)
+            for (name, (parse, scale)), mine in zip(VALUES.items(), values):
+                theirs = parse(cells.get(name, ""))
+                _count(stats[name], theirs >= 0, mine >= 0, round(mine / scale) == theirs)
     return stats
 
 
