@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Hashable
+from typing import Any
 
 # Segment flags (TCP header bits, as dissectors.tcp).
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
@@ -75,6 +76,20 @@ def _gt(a: int, b: int) -> bool:
 def _lt(a: int, b: int) -> bool:
     """Sequence-space a < b."""
     return ((a - b) & _M32) >= _HALF
+
+
+def analyzable(pkt: Any) -> bool:
+    """Whether tshark feeds this frame's segment to the analysis: a TCP summary with a
+    known length (not one quoted inside an ICMP error) in a stream."""
+    seg = getattr(pkt, "tcp", None)
+    return seg is not None and seg.stream >= 0 and seg.len >= 0
+
+
+def analysis_shown(pkt: Any) -> bool:
+    """Whether tshark shows the analysis of an analyzed segment: Wireshark updates the
+    state before it dissects the options, but a malformed option aborts the TCP layer
+    before the analysis is printed."""
+    return not (pkt.damage == "malformed" and pkt.current == "tcp")
 
 
 class _Flow:
