@@ -6,6 +6,7 @@ ours; `format_tshark` must reproduce the corpus text byte for byte.
 """
 from __future__ import annotations
 
+import csv
 import re
 import struct
 from collections import Counter
@@ -25,6 +26,7 @@ from analyzer.engine.conversations import (
 from analyzer.engine.summary import summarize
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+csv.field_size_limit(1 << 30)
 
 # Captures where we knowingly differ from tshark, and why.
 KNOWN_DIFFERENT = {
@@ -194,3 +196,44 @@ def test_corpus_text_is_tsharks(corpus_tables) -> None:
     exact = {name for name, (ours, theirs) in corpus_tables.items() if ours == theirs}
     print(f"identical conv text: {len(exact)}/{len(corpus_tables)}")
     assert set(corpus_tables) - exact <= KNOWN_DIFFERENT
+
+
+def _tsv_flag_counts(name: str) -> Counter[tuple[int, str, str]]:
+    """(tcp.stream, sending endpoint, flag) counts of SYN/FIN/RST from the corpus TSV. Left
+    out, as tshark's conversation tap does: ICMP errors (their TCP header is a quote) and
+    frames whose TCP header the capture cut (an exception in TCP itself: no layer after it)."""
+    out: Counter[tuple[int, str, str]] = Counter()
+    with open(CORPUS / "tshark" / f"{name}.tsv", newline="") as fh:
+        rows = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        for r in rows:
+            layers = r["frame.protocols"].split(":")
+            if not r["tcp.stream"] or "icmp" in layers or layers[-1] == "tcp" \
+                    and r["_ws.col.Info"].endswith("[Packet size limited during capture]"):
+                continue
+            flags = int(r["tcp.flags"].split(",")[-1], 16)
+            net = [x for x in layers[:layers.index("tcp")] if x in ("ip", "ipv6")][-1]
+            src = f"{r[net + '.src'].split(',')[-1]}:{r['tcp.srcport'].split(',')[-1]}"
+            for bit, flag in ((0x02, "syn"), (0x01, "fin"), (0x04, "rst")):
+                if flags & bit:
+                    out[(int(r["tcp.stream"].split(",")[-1]), src, flag)] += 1
+    return out
+
+
+@pytest.mark.parametrize("name", _corpus_files() or ["(corpus absent)"])
+def test_corpus_flag_counts(name: str) -> None:
+    """SYN/FIN/RST per direction equal tshark's tcp.flags summed per tcp.stream."""
+    if name == "(corpus absent)":
+        pytest.skip("../shared/corpus not present")
+    if name in KNOWN_DIFFERENT:
+        pytest.skip("known difference, see KNOWN_DIFFERENT")
+    from analyzer.capture.index import FrameIndex
+    index = FrameIndex(CORPUS / "pcaps" / name).build()
+    t = conversations(index, summarize(index))
+    ours: Counter[tuple[int, str, str]] = Counter()
+    for i in np.flatnonzero(t.proto == 6).tolist():
+        for flag in ("syn", "fin", "rst"):
+            for side, other in (("a", "b"), ("b", "a")):
+                n = int(getattr(t, f"{flag}_{side}{other}")[i])
+                if n:
+                    ours[(int(t.stream[i]), t.endpoint(i, side), flag)] += n
+    assert ours == _tsv_flag_counts(name)
