@@ -48,6 +48,19 @@ def test_initial_rtt_and_ack_rtt() -> None:
     assert (c.an.acks_frame, c.an.ack_rtt_ns) == (4, 15 * MS)
 
 
+def test_bytes_in_flight_less_sacked_and_fin() -> None:
+    c = Conv()
+    c.handshake()
+    c.seg(30, 1, A, 1001, 5001, n=100)
+    c.seg(31, 1, A, 1101, 5001, n=100)
+    assert c.an.bytes_in_flight == 200
+    # The server SACKs the second segment: only the first is still in flight.
+    c.an.feed(6, 32 * MS, 0, 2, A, 5001, 1001, 1000, -2, 0, sack=((1101, 1201),))
+    c.n = 6
+    c.seg(33, 1, A | F, 1201, 5001, n=50)
+    assert c.an.bytes_in_flight == 250 - 100   # SACKed bytes and the FIN are not in flight
+
+
 def test_retransmission_vs_keep_alive() -> None:
     c = Conv()
     c.handshake()
@@ -141,7 +154,7 @@ def _ours(pcap: Path) -> dict[int, tuple[set[str], int, int, int]]:
             a, b = (pkt.net_src, pkt.srcport), (pkt.net_dst, pkt.dstport)
             bits = an.feed(n, fr.ts_ns, seg.stream, seg.direction, seg.flags, seg.seq_raw,
                            seg.ack_raw, seg.win_raw, seg.win_scale, seg.len,
-                           conv=(a, b) if a <= b else (b, a))
+                           conv=(a, b) if a <= b else (b, a), sack=seg.sack or ())
             if not ta.analysis_shown(pkt):
                 continue
             names = {name for bit, name in ta.FLAG_FIELDS if bits & bit}

@@ -16,11 +16,11 @@ list of unacknowledged segments (at most 1000 per direction, as Wireshark).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 # Segment flags (TCP header bits, as dissectors.tcp).
-FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 _SFR = SYN | FIN | RST
 
 # Analysis flags: one bit per tcp.analysis.* field.
@@ -97,8 +97,8 @@ class _Flow:
 
     __slots__ = ("base_seq", "base_set", "dupacknum", "lastack", "lastacktime",
                  "lastnondupack", "lastsegflags", "maxseqtobeacked", "nextseq",
-                 "nextseqframe", "nextseqtime", "u_frame", "u_next", "u_seq",
-                 "u_ts", "valid_bif", "win_scale", "window")
+                 "nextseqframe", "nextseqtime", "push_bytes", "push_last", "sack",
+                 "u_frame", "u_next", "u_seq", "u_ts", "valid_bif", "win_scale", "window")
 
     def __init__(self) -> None:
         self.base_seq = 0
@@ -115,6 +115,9 @@ class _Flow:
         self.win_scale = -1       # -1 unknown, -2 no scaling, else the shift
         self.lastsegflags = 0
         self.valid_bif = True
+        self.push_bytes = 0       # bytes sent since the last PSH run (push_bytes_sent)
+        self.push_last = False    # the previous data segment had PSH
+        self.sack: Sequence[tuple[int, int]] = ()   # SACK blocks of the last segment
         # Unacknowledged segments, oldest first (Wireshark walks its list newest first).
         self.u_seq = array("L")
         self.u_next = array("L")
@@ -137,30 +140,33 @@ class TcpAnalyzer:
     """Feed segments in frame order; read flags and the per-segment numbers.
 
     After each `feed`, `dupack_num`/`dupack_frame` (duplicate_ack_num/_frame),
-    `acks_frame`/`ack_rtt_ns`, `bytes_in_flight` and `initial_rtt_ns` describe that
-    segment, as tshark shows them; 0 means "not shown" (`ack_rtt_ns` goes with a non-zero
-    `acks_frame`; initial_rtt appears only when the segment has an analysis to show).
+    `acks_frame`/`ack_rtt_ns`, `bytes_in_flight`, `push_bytes_sent` and `initial_rtt_ns`
+    describe that segment, as tshark shows them; 0 means "not shown" (`ack_rtt_ns` goes
+    with a non-zero `acks_frame`; initial_rtt appears only when the segment has an
+    analysis to show).
     """
 
     def __init__(self) -> None:
         self._streams: dict[int, _Stream] = {}
-        self._conv_stream: dict[Hashable, int] = {}
+        self._convs: set[Hashable] = set()   # address/port pairs that had a stream
         self.dupack_num = 0
         self.dupack_frame = 0
         self.acks_frame = 0
         self.ack_rtt_ns = 0
         self.bytes_in_flight = 0
         self.initial_rtt_ns = 0
-        self._touched = False   # an ACK-lost check ran: tshark shows the analysis tree
+        self.push_bytes_sent = 0
+        self._touched = False   # Wireshark made its per-segment record: the tree shows
 
     def feed(self, frame: int, ts_ns: int, stream: int, direction: int, flags: int,
              seq: int, ack: int, window: int, win_scale: int, seglen: int,
-             conv: Hashable = None) -> int:
+             conv: Hashable = None, sack: Sequence[tuple[int, int]] = ()) -> int:
         """Analyze one segment (direction 1 or 2, raw seq/ack/window, win_scale as
         pkt.tcp.win_scale, seglen = payload bytes); `conv` names the address/port pair,
-        so a new stream on a pair seen before is flagged as reused ports. Returns flags."""
+        so a new stream on a pair seen before is flagged as reused ports; `sack` holds the
+        segment's raw SACK blocks (left, right). Returns flags."""
         self.dupack_num = self.dupack_frame = self.acks_frame = 0
-        self.ack_rtt_ns = self.bytes_in_flight = 0
+        self.ack_rtt_ns = self.bytes_in_flight = self.push_bytes_sent = 0
         self._touched = False
         out = 0
         st = self._streams.get(stream)
@@ -169,9 +175,9 @@ class TcpAnalyzer:
             if conv is not None:
                 # REUSED PORTS: a SYN opened a new stream on an address/port pair that an
                 # earlier stream used (the dissector split it off because the ISN changed).
-                if conv in self._conv_stream and flags & (SYN | ACK) == SYN:
+                if conv in self._convs and flags & (SYN | ACK) == SYN:
                     out |= REUSED_PORTS
-                self._conv_stream[conv] = stream
+                self._convs.add(conv)
         fwd, rev = (st.flows if direction == 1 else st.flows[::-1])
         fwd.win_scale = win_scale
 
@@ -192,8 +198,9 @@ class TcpAnalyzer:
             rev.valid_bif = True
         out |= self._rules(frame, ts_ns, st, fwd, rev, flags, seq, ack, window, seglen)
         self._store(frame, ts_ns, fwd, flags, seq, ack, window, seglen, out)
-        self._acked(frame, ts_ns, rev, ack)
-        self._in_flight(fwd, seglen)
+        self._acked(ts_ns, rev, ack)
+        self._in_flight(fwd, rev, flags, seglen)
+        fwd.sack = sack
         if not (out or self._touched or self.acks_frame or self.bytes_in_flight):
             # Nothing to report: tshark adds no SEQ/ACK analysis tree, so no initial_rtt.
             self.initial_rtt_ns = 0
@@ -203,56 +210,8 @@ class TcpAnalyzer:
 
     def _rules(self, frame: int, ts_ns: int, st: _Stream, fwd: _Flow, rev: _Flow,
                flags: int, seq: int, ack: int, window: int, seglen: int) -> int:
-        """Wireshark's checks, in its order; a `return`-free early exit mirrors its
-        `goto finished_fwd` (the ACK-side checks below still run)."""
-        out = 0
-        nextseq = fwd.nextseq
-        plain = not flags & _SFR
-        same_pos = seglen == 0 and seq == nextseq and ack == fwd.lastack and plain
-        fwd_done = False
-        # ZERO WINDOW PROBE: one byte at the next expected sequence while the peer's
-        # window is 0.
-        if seglen == 1 and seq == nextseq and rev.window == 0:
-            out |= ZERO_WINDOW_PROBE
-            fwd_done = True
-        if not fwd_done:
-            # ZERO WINDOW: this sender advertises no room, outside SYN/FIN/RST.
-            if window == 0 and plain:
-                out |= ZERO_WINDOW
-            # LOST SEGMENT: the segment starts beyond the highest sequence seen, so the
-            # capture missed something (not checked on RST).
-            if nextseq and _gt(seq, nextseq) and not flags & RST:
-                out |= LOST_SEGMENT
-                fwd.valid_bif = False
-            # KEEP ALIVE: 0 or 1 byte starting one byte before the next expected sequence.
-            if seglen <= 1 and seq == (nextseq - 1) & _M32 and plain:
-                out |= KEEP_ALIVE
-            # WINDOW UPDATE: an empty segment repeating seq/ack with a new, non-zero window.
-            if same_pos and window and window != fwd.window:
-                out |= WINDOW_UPDATE
-            # WINDOW FULL: data reaching exactly the right edge of the peer's window
-            # (only once the peer's scaling is known).
-            if seglen > 0 and rev.win_scale != -1 and plain:
-                shift = 0 if rev.win_scale == -2 else rev.win_scale
-                if (seq + seglen) & _M32 == (rev.lastack + (rev.window << shift)) & _M32:
-                    out |= WINDOW_FULL
-            # KEEP ALIVE ACK: an unchanged empty ACK answering the peer's keep-alive.
-            if same_pos and window and window == fwd.window and rev.lastsegflags & KEEP_ALIVE:
-                out |= KEEP_ALIVE_ACK
-                fwd_done = True
-        if not fwd_done:
-            # ZERO WINDOW PROBE ACK: an unchanged zero-window ACK answering a probe.
-            if same_pos and window == 0 and fwd.window == 0 \
-                    and rev.lastsegflags & ZERO_WINDOW_PROBE:
-                out |= ZERO_WINDOW_PROBE_ACK
-                fwd_done = True
-        if not fwd_done:
-            # DUPLICATE ACK: an empty segment repeating seq, ack and the (non-zero) window.
-            if same_pos and window and window == fwd.window:
-                fwd.dupacknum = (fwd.dupacknum + 1) & _M32
-                out |= DUPLICATE_ACK
-                self.dupack_num = fwd.dupacknum
-                self.dupack_frame = fwd.lastnondupack
+        """Wireshark's checks, in its order: the sender-side ones, then the ACK side."""
+        out = self._sender_rules(fwd, rev, flags, seq, ack, window, seglen)
         # A new ACK number restarts the duplicate-ACK count.
         if ack != fwd.lastack:
             fwd.lastnondupack = frame
@@ -275,6 +234,53 @@ class TcpAnalyzer:
         # none of them.
         if (seglen > 0 or flags & (SYN | FIN)) and not out & KEEP_ALIVE:
             out |= self._resend_kind(ts_ns, st, fwd, rev, seq, seglen, flags)
+        return out
+
+    def _sender_rules(self, fwd: _Flow, rev: _Flow, flags: int, seq: int, ack: int,
+                      window: int, seglen: int) -> int:
+        """Checks on what this side sends; a `return` mid-way is Wireshark's
+        `goto finished_fwd` (the ACK-side checks still run)."""
+        out = 0
+        nextseq = fwd.nextseq
+        plain = not flags & _SFR
+        same_pos = seglen == 0 and seq == nextseq and ack == fwd.lastack and plain
+        # ZERO WINDOW PROBE: one byte at the next expected sequence while the peer's
+        # window is 0.
+        if seglen == 1 and seq == nextseq and rev.window == 0:
+            return ZERO_WINDOW_PROBE
+        # ZERO WINDOW: this sender advertises no room, outside SYN/FIN/RST.
+        if window == 0 and plain:
+            out |= ZERO_WINDOW
+        # LOST SEGMENT: the segment starts beyond the highest sequence seen, so the
+        # capture missed something (not checked on RST).
+        if nextseq and _gt(seq, nextseq) and not flags & RST:
+            out |= LOST_SEGMENT
+            fwd.valid_bif = False
+        # KEEP ALIVE: 0 or 1 byte starting one byte before the next expected sequence.
+        if seglen <= 1 and seq == (nextseq - 1) & _M32 and plain:
+            out |= KEEP_ALIVE
+        # WINDOW UPDATE: an empty segment repeating seq/ack with a new, non-zero window.
+        if same_pos and window and window != fwd.window:
+            out |= WINDOW_UPDATE
+        # WINDOW FULL: data reaching exactly the right edge of the peer's window (only
+        # once the peer's scaling is known).
+        if seglen > 0 and rev.win_scale != -1 and plain:
+            shift = 0 if rev.win_scale == -2 else rev.win_scale
+            if (seq + seglen) & _M32 == (rev.lastack + (rev.window << shift)) & _M32:
+                out |= WINDOW_FULL
+        # KEEP ALIVE ACK: an unchanged empty ACK answering the peer's keep-alive.
+        if same_pos and window and window == fwd.window and rev.lastsegflags & KEEP_ALIVE:
+            return out | KEEP_ALIVE_ACK
+        # ZERO WINDOW PROBE ACK: an unchanged zero-window ACK answering a probe.
+        if same_pos and window == 0 and fwd.window == 0 \
+                and rev.lastsegflags & ZERO_WINDOW_PROBE:
+            return out | ZERO_WINDOW_PROBE_ACK
+        # DUPLICATE ACK: an empty segment repeating seq, ack and the (non-zero) window.
+        if same_pos and window and window == fwd.window:
+            fwd.dupacknum = (fwd.dupacknum + 1) & _M32
+            out |= DUPLICATE_ACK
+            self.dupack_num = fwd.dupacknum
+            self.dupack_frame = fwd.lastnondupack
         return out
 
     @staticmethod
@@ -332,7 +338,7 @@ class TcpAnalyzer:
         fwd.lastacktime = ts_ns
         fwd.lastsegflags = out
 
-    def _acked(self, frame: int, ts_ns: int, rev: _Flow, ack: int) -> None:
+    def _acked(self, ts_ns: int, rev: _Flow, ack: int) -> None:
         """Drop the peer's segments this ACK covers; an exact match gives acks_frame and
         ack_rtt (the oldest exact match wins, as in Wireshark's newest-first walk)."""
         useq, unext = rev.u_seq, rev.u_next
@@ -352,13 +358,30 @@ class TcpAnalyzer:
             del useq[i], unext[i], rev.u_frame[i], rev.u_ts[i]
             i -= 1
 
-    def _in_flight(self, fwd: _Flow, seglen: int) -> None:
-        """Bytes in flight after a data segment: the span of this side's unacked data."""
+    def _in_flight(self, fwd: _Flow, rev: _Flow, flags: int, seglen: int) -> None:
+        """Bytes in flight after a data segment: the span of this side's unacked data,
+        less what the peer's last SACK blocks report delivered; a SYN or FIN counts one
+        in the span but is no data."""
         if not seglen or not fwd.u_seq or not fwd.valid_bif:
             return
+        self._touched = True
+        # Bytes sent up to and including the segment with PSH: the size of the
+        # application's write as the sender's stack pushed it.
+        if flags & PSH:
+            fwd.push_bytes = seglen if fwd.push_last else fwd.push_bytes + seglen
+            fwd.push_last = True
+        elif fwd.push_last:
+            fwd.push_bytes = seglen
+            fwd.push_last = False
+        else:
+            fwd.push_bytes += seglen
         base = fwd.base_seq
         first = min((s - base) & _M32 for s in fwd.u_seq)
         last = max((n - base) & _M32 for n in fwd.u_next)
         in_flight = (last - first) & _M32
+        for left, right in rev.sack:
+            in_flight = (in_flight - (right - left)) & _M32
         if 0 < in_flight < MAX_IN_FLIGHT:
-            self.bytes_in_flight = in_flight
+            # tshark shows push_bytes_sent beside bytes_in_flight only.
+            self.bytes_in_flight = in_flight - (1 if flags & (SYN | FIN) else 0)
+            self.push_bytes_sent = fwd.push_bytes
