@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzer.engine import tcp_analysis as ta
 from analyzer.engine.tcp_analysis import TcpAnalyzer
@@ -125,6 +127,28 @@ def test_window_full_and_zero_window_probe() -> None:
     assert c.seg(34, 2, A, 5001, 1101, win=0) == {"zero_window", "zero_window_probe_ack"}
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 2), st.integers(0, 0x1FF), st.integers(0, 2**32 - 1),
+                          st.integers(0, 2**32 - 1), st.integers(0, 0xFFFF),
+                          st.sampled_from((-2, -1, 0, 7, 14)), st.integers(0, 1500),
+                          st.integers(-10**9, 10**12)), max_size=60))
+def test_any_segments_never_raise(segs: list[tuple[int, ...]]) -> None:
+    an = TcpAnalyzer()
+    for n, (d, flags, seq, ack, win, ws, ln, ts) in enumerate(segs, 1):
+        out = an.feed(n, ts, n % 3, d, flags, seq, ack, win, ws, ln, conv=n % 2,
+                      sack=((seq, (seq + ln) & 0xFFFFFFFF),))
+        assert 0 <= out < 1 << 15
+        assert 0 <= an.bytes_in_flight < 2_000_000_000
+
+
+def test_unacked_list_is_bounded() -> None:
+    an = TcpAnalyzer()
+    for n in range(1, 1500):
+        an.feed(n, n * MS, 0, 1, P, 1000 + 10 * n, 0, 1000, -2, 10)
+    flow = an._streams[0].flows[0]
+    assert len(flow.u_seq) == ta.MAX_UNACKED
+
+
 # ---------------------------------------------------------------------------------------
 # Corpus: precision and recall per flag against tshark 4.0
 # ---------------------------------------------------------------------------------------
@@ -141,13 +165,13 @@ def _ours(pcap: Path) -> dict[int, tuple[set[str], int, int, int]]:
     from analyzer.capture import open_capture
     from dissectors import CaptureState, dissect_frame
 
-    st = CaptureState()
+    state = CaptureState()
     an = TcpAnalyzer()
     out: dict[int, tuple[set[str], int, int, int]] = {}
     with open_capture(str(pcap)) as cap:
         for n, fr in enumerate(cap, 1):
             _, pkt = dissect_frame(fr.data, number=n, ts_ns=fr.ts_ns, origlen=fr.origlen,
-                                   linktype=fr.linktype, state=st, tree=False)
+                                   linktype=fr.linktype, state=state, tree=False)
             if not ta.analyzable(pkt):
                 continue
             seg = pkt.tcp
