@@ -12,6 +12,7 @@ from dissectors import CaptureState, dissect_frame
 
 from . import columns
 from .capture import CaptureError, open_capture, open_writer
+from .engine.annotate import SequenceAnnotator
 from .output import (COLUMN_PREFIX, FieldsFormat, UsageError, check_fields, fields_line,
                      hex_text, json_packet, tree_text)
 
@@ -111,6 +112,7 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out) -> int:
     if args.format == "json":
         out.write("[\n")
     state = CaptureState()
+    annotate = SequenceAnnotator()
     first_ns = prev_ns = None
     n = 0
     pending: list[str] = []
@@ -121,6 +123,7 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out) -> int:
                                   linktype=f.linktype, iface=f.iface, comment=f.comment,
                                   has_ts=f.has_ts, iface_name=_iface_name(reader, f.iface),
                                   state=state, tree=want_tree)
+        annotate(root, pkt)
         if first_ns is None:
             first_ns = prev_ns = f.ts_ns
         disp_ns = state.prev_displayed_ts_ns if state.prev_displayed_ts_ns is not None \

@@ -184,3 +184,23 @@ def test_default_lines_equal_tshark(capsys, corpus_dir, name):
         compared += 1
         assert mine == their
     assert compared > 0
+
+
+ANALYSIS_FILES = ["arkime_tcp-retrans-fast-spurious-ooo-dupack.pcap",
+                  "zeek_tcp-lost-and-acked-unseen-http.pcap",
+                  "suricata_tcp-zero-window-window-full-mqtt.pcap",
+                  "zeek_tcp-keepalive-http-upgrade.pcap", "suricata_tcp-reused-ports-syns.pcap"]
+
+
+@pytest.mark.parametrize("name", ANALYSIS_FILES)
+def test_analysis_fields_equal_tshark(capsys, corpus_dir, name):
+    """`read -T fields -e tcp.analysis.*` prints what tshark printed (corpus TSV), frame by
+    frame: the analyzer's flags reach the tree as tshark shows them."""
+    from .corpus import load_tsv
+    header, rows = load_tsv(corpus_dir / "tshark" / f"{name}.tcp_analysis.tsv")
+    rc, out, _ = run(capsys, "read", "-r", str(corpus_dir / "pcaps" / name), "-T", "fields",
+                     *[x for h in header for x in ("-e", h)])
+    assert rc == 0
+    ours = {line.split("\t")[0]: line.split("\t") for line in out.splitlines()}
+    for row in rows:
+        assert ours[row[0]] == row, (name, row[0])

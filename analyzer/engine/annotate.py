@@ -1,0 +1,199 @@
+"""Show TCP sequence analysis on frames dissected in order, as tshark's single pass does.
+
+The analyzer (tcp_analysis.TcpAnalyzer) decides; this module registers the tcp.analysis.*
+fields and expert items once and puts the results where a user looks: generated items in a
+"[SEQ/ACK analysis]" subtree of the TCP layer, and the Info prefixes ("[TCP Retransmission] ")
+in tshark's order. `read` feeds every frame through it; the TUI will read the same bits
+from the first pass's per-frame columns.
+"""
+from __future__ import annotations
+
+from dissectors.fields import FT, REGISTRY, Severity, expert, field
+from dissectors.packet import Packet
+from dissectors.tree import Node
+
+from . import tcp_analysis as ta
+
+_S = Severity
+# flag bit -> (expert item, Info prefix); declared once, filterable by name.
+_FLAGS = {
+    ta.RETRANSMISSION: (expert(
+        "tcp.analysis.retransmission", "sequence", _S.NOTE,
+        "This frame is a (suspected) retransmission",
+        explain="The sender sent these bytes again: the first copy (or its ACK) was lost or "
+                "late. Each one costs the request at least a retransmission timeout or a "
+                "round trip.", remedy="Look for loss on the path or a congested receiver.",
+        responsible="path"), "[TCP Retransmission] "),
+    ta.FAST_RETRANSMISSION: (expert(
+        "tcp.analysis.fast_retransmission", "sequence", _S.NOTE,
+        "This frame is a (suspected) fast retransmission",
+        explain="Resent after duplicate ACKs (not a timeout): loss was detected within about "
+                "one round trip.", responsible="path"), "[TCP Fast Retransmission] "),
+    ta.SPURIOUS_RETRANSMISSION: (expert(
+        "tcp.analysis.spurious_retransmission", "sequence", _S.NOTE,
+        "This frame is a (suspected) spurious retransmission",
+        explain="Resent although the receiver had already acknowledged it: the sender's "
+                "timer fired too early (RTT jump) or the ACK was lost."),
+        "[TCP Spurious Retransmission] "),
+    ta.OUT_OF_ORDER: (expert(
+        "tcp.analysis.out_of_order", "sequence", _S.WARN,
+        "This frame is a (suspected) out-of-order segment",
+        explain="Arrived after later data: reordering on the path (multipath, LAG), or a "
+                "retransmission sent quickly."), "[TCP Out-Of-Order] "),
+    ta.LOST_SEGMENT: (expert(
+        "tcp.analysis.lost_segment", "sequence", _S.WARN,
+        "Previous segment(s) not captured (common at capture start)",
+        explain="A gap in the sequence numbers: lost on the path before the capture point, "
+                "or dropped by the capture itself."), "[TCP Previous segment not captured] "),
+    ta.ACK_LOST_SEGMENT: (expert(
+        "tcp.analysis.ack_lost_segment", "sequence", _S.WARN,
+        "ACKed segment that wasn't captured (common at capture start)",
+        explain="The peer acknowledged data the capture never saw: the capture missed it "
+                "(drops, asymmetric routing), the network did not."),
+        "[TCP ACKed unseen segment] "),
+    ta.DUPLICATE_ACK: (expert(
+        "tcp.analysis.duplicate_ack", "sequence", _S.NOTE, "Duplicate ACK",
+        explain="The receiver repeats its ACK because data after a gap arrived: the signal "
+                "senders use for fast retransmission.", responsible="path"), ""),
+    ta.ZERO_WINDOW: (expert(
+        "tcp.analysis.zero_window", "sequence", _S.WARN, "TCP Zero Window segment",
+        explain="The receiver's buffer is full: its application is not reading fast enough. "
+                "This is the receiving process, not the network.",
+        remedy="Find what blocks the reader (CPU, GC, a slow downstream call).",
+        responsible="receiver"), "[TCP ZeroWindow] "),
+    ta.ZERO_WINDOW_PROBE: (expert(
+        "tcp.analysis.zero_window_probe", "sequence", _S.NOTE, "TCP Zero Window Probe",
+        explain="The sender probes a zero window to learn when it opens again."),
+        "[TCP ZeroWindowProbe] "),
+    ta.ZERO_WINDOW_PROBE_ACK: (expert(
+        "tcp.analysis.zero_window_probe_ack", "sequence", _S.NOTE,
+        "ACK to a TCP Zero Window Probe",
+        explain="The receiver answers a probe; a window still at zero means the stall goes "
+                "on."), "[TCP ZeroWindowProbeAck] "),
+    ta.WINDOW_FULL: (expert(
+        "tcp.analysis.window_full", "sequence", _S.WARN, "TCP window specified by the "
+        "receiver is now completely full",
+        explain="The sender filled the receiver's advertised window and must wait: throughput "
+                "is capped by the receive window (or a slow reader)."), "[TCP Window Full] "),
+    ta.WINDOW_UPDATE: (expert(
+        "tcp.analysis.window_update", "sequence", _S.CHAT, "TCP window update",
+        explain="Only the window changed: the receiver freed buffer space."),
+        "[TCP Window Update] "),
+    ta.KEEP_ALIVE: (expert(
+        "tcp.analysis.keep_alive", "sequence", _S.NOTE, "TCP keep-alive segment",
+        explain="An idle connection checks its peer is alive (also how Linux's zero-window "
+                "probes look)."), "[TCP Keep-Alive] "),
+    ta.KEEP_ALIVE_ACK: (expert(
+        "tcp.analysis.keep_alive_ack", "sequence", _S.NOTE, "ACK to a TCP keep-alive segment",
+        explain="The peer answered a keep-alive: the connection is alive."),
+        "[TCP Keep-Alive ACK] "),
+    ta.REUSED_PORTS: (expert(
+        "tcp.analysis.reused_ports", "sequence", _S.NOTE,
+        "A new tcp session is started with the same ports as an earlier session in this "
+        "trace",
+        explain="A client reused a port pair: fine after TIME_WAIT, a sign of port "
+                "exhaustion or very fast reconnects when frequent."),
+        "[TCP Port numbers reused] "),
+}
+# tshark prepends each prefix as it checks the flag, so later checks show first.
+_PREFIX_ORDER = (ta.REUSED_PORTS, ta.RETRANSMISSION, ta.LOST_SEGMENT, ta.ACK_LOST_SEGMENT,
+                 ta.KEEP_ALIVE, ta.WINDOW_UPDATE, ta.WINDOW_FULL, ta.KEEP_ALIVE_ACK,
+                 ta.DUPLICATE_ACK, ta.ZERO_WINDOW_PROBE, ta.ZERO_WINDOW,
+                 ta.ZERO_WINDOW_PROBE_ACK)
+# The retransmission family shows one prefix: the most specific kind.
+_RESEND = (ta.SPURIOUS_RETRANSMISSION, ta.FAST_RETRANSMISSION, ta.OUT_OF_ORDER,
+           ta.RETRANSMISSION)
+
+ANALYSIS = field("tcp.analysis", "SEQ/ACK analysis", FT.NONE,
+                 blurb="This TCP segment's sequence analysis")
+FLAGS = field("tcp.analysis.flags", "TCP Analysis Flags", FT.NONE,
+              blurb="This frame has some of the TCP analysis flags set")
+DUPACK_NUM = field("tcp.analysis.duplicate_ack_num", "Duplicate ACK #", FT.UINT32)
+DUPACK_FRAME = field("tcp.analysis.duplicate_ack_frame", "Duplicate to the ACK in frame",
+                     FT.FRAMENUM)
+ACKS_FRAME = field("tcp.analysis.acks_frame", "This is an ACK to the segment in frame",
+                   FT.FRAMENUM)
+ACK_RTT = field("tcp.analysis.ack_rtt", "The RTT to ACK the segment was", FT.RELATIVE_TIME,
+                explain="Time from a segment to the ACK that covered it: the path RTT plus "
+                        "the receiver's delayed-ACK time.")
+INITIAL_RTT = field("tcp.analysis.initial_rtt", "iRTT", FT.RELATIVE_TIME,
+                    blurb="How long it took for the SEQ/ACK analysis to see the 3-way "
+                          "handshake",
+                    explain="The handshake round trip: the network's share of every request "
+                            "on this connection.")
+IN_FLIGHT = field("tcp.analysis.bytes_in_flight", "Bytes in flight", FT.UINT32,
+                  explain="Sent but not yet acknowledged: compare with the receive window to "
+                          "spot window-limited transfers.")
+PUSH_BYTES = field("tcp.analysis.push_bytes_sent", "Bytes sent since last PSH flag",
+                   FT.UINT32)
+
+
+class SequenceAnnotator:
+    """Feeds each in-order frame's TCP segment to one TcpAnalyzer and shows the result."""
+
+    def __init__(self) -> None:
+        self.analyzer = ta.TcpAnalyzer()
+
+    def __call__(self, root: Node | None, pkt: Packet) -> int:
+        """Analyze pkt's segment (if tshark would) and annotate; returns the flag bits."""
+        if not ta.analyzable(pkt):
+            return 0
+        seg = pkt.tcp
+        an = self.analyzer
+        a, b = (pkt.net_src, pkt.srcport), (pkt.net_dst, pkt.dstport)
+        bits = an.feed(pkt.number, pkt.ts_ns, seg.stream, seg.direction, seg.flags,
+                       seg.seq_raw, seg.ack_raw, seg.win_raw, seg.win_scale, seg.len,
+                       conv=(a, b) if a <= b else (b, a), sack=seg.sack or ())
+        if not ta.analysis_shown(pkt):
+            return 0
+        self._info(pkt, bits)
+        if root is not None:
+            self._tree(root, bits)
+        return bits
+
+    def _info(self, pkt: Packet, bits: int) -> None:
+        if not bits:
+            return
+        for flag in _PREFIX_ORDER:
+            if flag == ta.RETRANSMISSION:
+                kind = next((k for k in _RESEND if bits & k), 0)
+                if kind:
+                    pkt.prepend_info(_FLAGS[kind][1])
+            elif bits & flag:
+                prefix = _FLAGS[flag][1] or \
+                    f"[TCP Dup ACK {self.analyzer.dupack_frame}#{self.analyzer.dupack_num}] "
+                pkt.prepend_info(prefix)
+
+    def _tree(self, root: Node, bits: int) -> None:
+        tcp = next((n for n in root.children or () if n.spec is not None
+                    and n.spec.abbrev == "tcp"), None)
+        an = self.analyzer
+        if tcp is None or not (bits or an.acks_frame or an.initial_rtt_ns or
+                               an.bytes_in_flight):
+            return
+        t = tcp.add(ANALYSIS, tcp.pos, 0, None, "SEQ/ACK analysis", generated=True)
+        if an.acks_frame:
+            t.add(ACKS_FRAME, tcp.pos, 0, an.acks_frame, generated=True)
+            if an.ack_rtt_ns:
+                t.add(ACK_RTT, tcp.pos, 0, an.ack_rtt_ns, generated=True)
+        if an.initial_rtt_ns:
+            t.add(INITIAL_RTT, tcp.pos, 0, an.initial_rtt_ns, generated=True)
+        if an.bytes_in_flight:
+            t.add(IN_FLIGHT, tcp.pos, 0, an.bytes_in_flight, generated=True)
+        if an.push_bytes_sent:
+            t.add(PUSH_BYTES, tcp.pos, 0, an.push_bytes_sent, generated=True)
+        if not bits:
+            return
+        f = t.add(FLAGS, tcp.pos, 0, None, "TCP Analysis Flags", generated=True)
+        for flag, (spec, _prefix) in _FLAGS.items():
+            if not bits & flag:
+                continue
+            if flag == ta.DUPLICATE_ACK:
+                # tshark shows the flag item and its expert item (so -e prints "1,1").
+                f.add(REGISTRY[spec.abbrev], tcp.pos, 0, None,
+                      "This is a TCP duplicate ack", generated=True)
+                f.add_expert(spec, tcp.pos, 0, f"Duplicate ACK (#{an.dupack_num})")
+                f.add(DUPACK_NUM, tcp.pos, 0, an.dupack_num, generated=True)
+                f.add(DUPACK_FRAME, tcp.pos, 0, an.dupack_frame, generated=True)
+            else:
+                f.add_expert(spec, tcp.pos, 0)
