@@ -204,3 +204,18 @@ def test_analysis_fields_equal_tshark(capsys, corpus_dir, name):
     ours = {line.split("\t")[0]: line.split("\t") for line in out.splitlines()}
     for row in rows:
         assert ours[row[0]] == row, (name, row[0])
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+@pytest.mark.parametrize("name", ANALYSIS_FILES + ["zeek_tcp-ssh-many-dups-retrans.pcap"])
+def test_stream_times_and_in_flight_equal_tshark(capsys, corpus_dir, name):
+    """Fields the corpus TSV lacks, checked against the installed tshark."""
+    fields = ["frame.number", "tcp.time_relative", "tcp.time_delta",
+              "tcp.analysis.bytes_in_flight", "tcp.analysis.acks_frame",
+              "tcp.analysis.push_bytes_sent", "tcp.analysis.duplicate_ack_frame"]
+    args = [x for f in fields for x in ("-e", f)]
+    path = str(corpus_dir / "pcaps" / name)
+    theirs = subprocess.run(["tshark", "-n", "-r", path, "-T", "fields", *args],
+                            capture_output=True, text=True, timeout=60).stdout
+    rc, out, _ = run(capsys, "read", "-r", path, "-T", "fields", *args)
+    assert rc == 0 and out == theirs

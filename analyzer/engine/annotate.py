@@ -104,6 +104,19 @@ _PREFIX_ORDER = (ta.REUSED_PORTS, ta.RETRANSMISSION, ta.LOST_SEGMENT, ta.ACK_LOS
 _RESEND = (ta.SPURIOUS_RETRANSMISSION, ta.FAST_RETRANSMISSION, ta.OUT_OF_ORDER,
            ta.RETRANSMISSION)
 
+# Tree order: the specific retransmission kind before the generic flag, as tshark.
+_TREE_ORDER = (ta.FAST_RETRANSMISSION, ta.SPURIOUS_RETRANSMISSION, ta.RETRANSMISSION,
+               *(flag for flag in _FLAGS if flag not in (
+                   ta.FAST_RETRANSMISSION, ta.SPURIOUS_RETRANSMISSION, ta.RETRANSMISSION)))
+
+TIME_RELATIVE = field("tcp.time_relative", "Time since first frame in this TCP stream",
+                      FT.RELATIVE_TIME,
+                      explain="Where in the connection's life this segment falls: a late FIN "
+                              "or RST after a long idle time points at an idle timeout.")
+TIME_DELTA = field("tcp.time_delta", "Time since previous frame in this TCP stream",
+                   FT.RELATIVE_TIME,
+                   explain="A long gap before a server's response is think time; before a "
+                           "retransmission it is the retransmission timeout.")
 ANALYSIS = field("tcp.analysis", "SEQ/ACK analysis", FT.NONE,
                  blurb="This TCP segment's sequence analysis")
 FLAGS = field("tcp.analysis.flags", "TCP Analysis Flags", FT.NONE,
@@ -133,6 +146,7 @@ class SequenceAnnotator:
 
     def __init__(self) -> None:
         self.analyzer = ta.TcpAnalyzer()
+        self._times: dict[int, list[int]] = {}   # stream -> [first ts, previous ts]
 
     def __call__(self, root: Node | None, pkt: Packet) -> int:
         """Analyze pkt's segment (if tshark would) and annotate; returns the flag bits."""
@@ -144,12 +158,30 @@ class SequenceAnnotator:
         bits = an.feed(pkt.number, pkt.ts_ns, seg.stream, seg.direction, seg.flags,
                        seg.seq_raw, seg.ack_raw, seg.win_raw, seg.win_scale, seg.len,
                        conv=(a, b) if a <= b else (b, a), sack=seg.sack or ())
+        times = self._times.get(seg.stream)
+        if times is None:
+            times = self._times[seg.stream] = [pkt.ts_ns, pkt.ts_ns]
+        since_first, since_prev = pkt.ts_ns - times[0], pkt.ts_ns - times[1]
+        times[1] = pkt.ts_ns
         if not ta.analysis_shown(pkt):
             return 0
         self._info(pkt, bits)
         if root is not None:
-            self._tree(root, bits)
+            tcp = next((n for n in root.children or () if n.spec is not None
+                        and n.spec.abbrev == "tcp"), None)
+            if tcp is not None:
+                self._timestamps(tcp, since_first, since_prev)
+                self._tree(tcp, bits)
         return bits
+
+    @staticmethod
+    def _timestamps(tcp: Node, since_first: int, since_prev: int) -> None:
+        """tshark's [Timestamps] subtree: time within this connection."""
+        t = tcp.add_text(tcp.pos, 0, "Timestamps")
+        t.generated = True
+        t.add(TIME_RELATIVE, tcp.pos, 0, since_first, generated=True)
+        t.add(TIME_DELTA, tcp.pos, 0, since_prev, generated=True)
+        _before_payload(tcp)
 
     def _info(self, pkt: Packet, bits: int) -> None:
         if not bits:
@@ -164,14 +196,12 @@ class SequenceAnnotator:
                     f"[TCP Dup ACK {self.analyzer.dupack_frame}#{self.analyzer.dupack_num}] "
                 pkt.prepend_info(prefix)
 
-    def _tree(self, root: Node, bits: int) -> None:
-        tcp = next((n for n in root.children or () if n.spec is not None
-                    and n.spec.abbrev == "tcp"), None)
+    def _tree(self, tcp: Node, bits: int) -> None:
         an = self.analyzer
-        if tcp is None or not (bits or an.acks_frame or an.initial_rtt_ns or
-                               an.bytes_in_flight):
+        if not (bits or an.acks_frame or an.initial_rtt_ns or an.bytes_in_flight):
             return
         t = tcp.add(ANALYSIS, tcp.pos, 0, None, "SEQ/ACK analysis", generated=True)
+        _before_payload(tcp)
         if an.acks_frame:
             t.add(ACKS_FRAME, tcp.pos, 0, an.acks_frame, generated=True)
             if an.ack_rtt_ns:
@@ -185,7 +215,8 @@ class SequenceAnnotator:
         if not bits:
             return
         f = t.add(FLAGS, tcp.pos, 0, None, "TCP Analysis Flags", generated=True)
-        for flag, (spec, _prefix) in _FLAGS.items():
+        for flag in _TREE_ORDER:
+            spec = _FLAGS[flag][0]
             if not bits & flag:
                 continue
             if flag == ta.DUPLICATE_ACK:
@@ -197,3 +228,14 @@ class SequenceAnnotator:
                 f.add(DUPACK_FRAME, tcp.pos, 0, an.dupack_frame, generated=True)
             else:
                 f.add_expert(spec, tcp.pos, 0)
+
+
+def _before_payload(tcp: Node) -> None:
+    """Move the just-added item before the TCP payload, where tshark shows it."""
+    kids = tcp.children
+    if not kids:
+        return
+    for i, node in enumerate(kids):
+        if node.spec is not None and node.spec.abbrev == "tcp.payload":
+            kids.insert(i, kids.pop())
+            return
