@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Sequence
 
+from .columns import TIME_FORMATS
 from .output import UsageError
 
 PROG = "wirelens"
@@ -34,8 +35,7 @@ def _read_parser(sub: argparse._SubParsersAction) -> None:
                    help="print the summary line even when writing with -w")
     p.add_argument("-w", dest="write", metavar="OUT",
                    help="write the frames read to OUT (pcapng if the input was, else pcap)")
-    p.add_argument("-t", dest="time_format", default="r",
-                   choices=("r", "a", "ad", "adoy", "d", "dd", "e", "u", "ud", "udoy"),
+    p.add_argument("-t", dest="time_format", default="r", choices=TIME_FORMATS,
                    help="time format: r relative, a/ad absolute (local), u/ud UTC, d delta, "
                         "dd delta displayed, e epoch")
     p.add_argument("-n", dest="no_resolve", action="store_true",

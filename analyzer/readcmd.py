@@ -9,16 +9,16 @@ import argparse
 import sys
 
 from dissectors import CaptureState, dissect_frame
+from dissectors.frame import COLUMNS
 
 from . import columns
 from .capture import CaptureError, open_capture, open_writer
 from .engine.annotate import SequenceAnnotator
-from .output import (COLUMN_PREFIX, FieldsFormat, UsageError, check_fields, fields_line,
-                     hex_text, json_packet, tree_text)
+from .output import (FieldsFormat, UsageError, check_fields, fields_line, hex_text,
+                     json_packet, tree_text)
 
 # Fields whose values come from the packet context, so no tree is needed to print them.
-_NO_TREE_FIELDS = {COLUMN_PREFIX + c for c in
-                   ("No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")}
+_NO_TREE_FIELDS = {spec.abbrev for spec in COLUMNS.values()}
 
 
 def _iface_name(reader, iface: int) -> str:
@@ -30,10 +30,8 @@ def _iface_name(reader, iface: int) -> str:
 
 def _digits(reader, iface: int) -> int:
     """Decimal places of the Time column: the capture's own timestamp precision."""
-    try:
-        return reader.interfaces[iface].precision
-    except (IndexError, AttributeError):
-        return 6
+    ifs = reader.interfaces
+    return ifs[iface].precision if 0 <= iface < len(ifs) else 6
 
 
 def run_read(args: argparse.Namespace) -> int:
@@ -61,8 +59,10 @@ def run_read(args: argparse.Namespace) -> int:
         if args.write:
             try:
                 writer = open_writer(args.write, like=reader)
-            except (OSError, CaptureError) as e:
-                raise UsageError(f"cannot write {args.write}: {e}") from None
+            except CaptureError as e:   # its message names the file and the reason
+                raise UsageError(str(e)) from None
+            except OSError as e:
+                raise UsageError(f"cannot write {args.write}: {e.strerror or e}") from None
         n = _loop(args, reader, writer, fmt, out)
     finally:
         if writer is not None:

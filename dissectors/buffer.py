@@ -10,9 +10,7 @@ import struct
 
 _U16 = struct.Struct("!H").unpack_from
 _U32 = struct.Struct("!I").unpack_from
-_U64 = struct.Struct("!Q").unpack_from
 _U16LE = struct.Struct("<H").unpack_from
-_U32LE = struct.Struct("<I").unpack_from
 
 
 class DissectError(Exception):
@@ -71,17 +69,9 @@ class Buf:
         self.need(off, 4)
         return _U32(self.data, off)[0]
 
-    def u64(self, off: int) -> int:
-        self.need(off, 8)
-        return _U64(self.data, off)[0]
-
     def u16le(self, off: int) -> int:
         self.need(off, 2)
         return _U16LE(self.data, off)[0]
-
-    def u32le(self, off: int) -> int:
-        self.need(off, 4)
-        return _U32LE(self.data, off)[0]
 
     def bytes(self, off: int, n: int) -> bytes:
         self.need(off, n)
@@ -90,15 +80,3 @@ class Buf:
     def rest(self, off: int) -> bytes:
         """Captured bytes from off to the end (possibly empty); never raises."""
         return bytes(self.data[off:]) if 0 <= off < len(self.data) else b""
-
-    def captured_after(self, off: int) -> int:
-        return max(0, len(self.data) - off)
-
-    def sub(self, off: int, length: int) -> "Buf":
-        """A new Buf for [off, off+length) of the reported packet (captured part clipped).
-
-        Offsets in the sub-buffer are relative; callers that need absolute positions keep
-        their base offset. Used by reassembly and by tunnels that limit a payload's length.
-        """
-        end = off + length
-        return Buf(self.data[off:min(end, len(self.data))], length)

@@ -33,9 +33,6 @@ class Table:
     def get(self, key: Hashable) -> Dissector | None:
         return self._map.get(key)
 
-    def keys(self) -> list[Hashable]:
-        return list(self._map)
-
 
 class HeuristicList:
     """Ordered heuristics tried on a payload that no port claims (or before ports)."""

@@ -36,7 +36,6 @@ class FT(IntEnum):
     IPv4 = 16
     IPv6 = 17
     FRAMENUM = 18
-    UINT_BYTES = 19  # bytes that print without separators (payloads)
 
 
 UINT_WIDTH = {FT.UINT8: 2, FT.UINT16: 4, FT.UINT24: 6, FT.UINT32: 8, FT.UINT64: 16,
@@ -221,7 +220,7 @@ def fields_value(spec: FieldSpec, value: Any) -> str:
     if ft == FT.NONE:
         # Presence-only items print their bytes in hex, or 1 when they cover no bytes.
         return value.hex() if isinstance(value, (bytes, bytearray)) and value else "1"
-    if ft in (FT.BYTES, FT.UINT_BYTES):
+    if ft == FT.BYTES:
         return bytes(value).hex()
     if ft == FT.ETHER:
         return ether_str(value)
@@ -260,7 +259,7 @@ def display_value(spec: FieldSpec, value: Any) -> str:
             name = spec.strings.get(value)
             return f"{name} ({raw})" if name is not None else f"Unknown ({raw})"
         return raw
-    if ft in (FT.BYTES, FT.UINT_BYTES):
+    if ft == FT.BYTES:
         b = bytes(value)
         return b.hex() if len(b) <= 36 else b[:36].hex() + "…"
     if ft == FT.RELATIVE_TIME:
@@ -269,9 +268,6 @@ def display_value(spec: FieldSpec, value: Any) -> str:
         return ""
     return fields_value(spec, value)
 
-
-def lookup(abbrev: str) -> FieldSpec | None:
-    return REGISTRY.get(abbrev)
 
 
 def bitfield_str(spec: FieldSpec, raw: int, width_bits: int) -> str:
@@ -285,5 +281,5 @@ def bitfield_str(spec: FieldSpec, raw: int, width_bits: int) -> str:
 
 
 __all__ = ["FT", "Base", "Severity", "FieldSpec", "ExpertSpec", "REGISTRY", "EXPERTS", "field",
-           "protocol", "expert", "fields_value", "display_value", "lookup", "ether_str",
+           "protocol", "expert", "fields_value", "display_value", "ether_str",
            "ipv4_str", "ipv6_str", "nsec_str", "time_abs_str", "bitfield_str"]

@@ -28,8 +28,6 @@ class CaptureState:
         self.first_ts_ns: int | None = None
         self.prev_ts_ns: int | None = None
         self.prev_displayed_ts_ns: int | None = None
-        # pcapng Decryption Secrets Blocks and --tls-keylog lines, kept for TLS
-        self.tls_secrets: list[bytes] = []
 
     def slot(self, key: str, factory: Callable[[], T]) -> T:
         """The state object of one protocol, created on first use."""

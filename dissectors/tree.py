@@ -97,10 +97,6 @@ class Node:
     def append_label(self, text: str) -> None:
         self.label = (self.label if self.label is not None else self.text()) + text
 
-    def move_to(self, pos: int, size: int, src: int) -> None:
-        """Point this item at another data source (a reassembled buffer)."""
-        self.pos, self.size, self.src = pos, size, src
-
     # -- reading -------------------------------------------------------------------------
     def text(self) -> str:
         """The line the details tree shows for this item."""
@@ -165,9 +161,6 @@ class _NullTree:
         return self
 
     def append_label(self, text: str) -> None:
-        pass
-
-    def move_to(self, pos: int, size: int, src: int) -> None:
         pass
 
 

@@ -36,7 +36,7 @@ from analyzer.engine.summary import (
     TRANSPORT,
     FrameSource,
     SummaryColumns,
-    _frame_linktypes,
+    frame_linktypes,
     is_tunnel,
 )
 from dissectors import CaptureState, dissect_frame
@@ -204,7 +204,7 @@ class _Outer:
 def _tunnel_outer(index: FrameSource, cols: SummaryColumns, state: CaptureState) -> _Outer:
     """Dissect the slow rows (tunnels never take the fast path) and keep, for each tunnelled
     frame carried over UDP, the outermost IP addresses and UDP ports."""
-    lts = _frame_linktypes(index)
+    lts = frame_linktypes(index)
     v6: dict[bytes, int] = {}    # filled on the first IPv6 tunnel
     v6_new: list[bytes] = []
     out: list[tuple[int, int, int, int, int, int]] = []

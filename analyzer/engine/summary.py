@@ -648,7 +648,7 @@ def _protocol_of(pkt: Packet) -> str:
     return name or pkt.col_protocol
 
 
-def _frame_linktypes(index: FrameSource) -> np.ndarray:
+def frame_linktypes(index: FrameSource) -> np.ndarray:
     """Each frame's link type; -1 (no dissector) for frames without a known interface,
     such as pcapng Custom Blocks."""
     linktypes = np.asarray(list(index.linktypes), np.int64)
@@ -672,7 +672,7 @@ def summarize(index: FrameSource, state: CaptureState | None = None,
     offsets = np.asarray(index.offsets, np.int64)
     caplens = np.asarray(index.caplens, np.int64)
     reported = np.maximum(np.asarray(index.origlens, np.int64), caplens)
-    lts = _frame_linktypes(index)
+    lts = frame_linktypes(index)
     v6 = _V6Pending()
     slow = []
     for lo in range(0, n, chunk):

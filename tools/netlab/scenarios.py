@@ -227,38 +227,33 @@ def dns(out: Path) -> dict:
 
 # ------------------------------------------------------------------ TLS --
 
-@scenario
-def tls_handshakes(out: Path) -> dict:
-    """TLS 1.3 (SNI, ALPN http/1.1) and TLS 1.2 handshakes, each followed by a resumption."""
+def _tls(out: Path, name: str, mode: str) -> dict:
+    """Run the TLS test client in `mode` ("ok" or "fail") against the lab's TLS server,
+    capturing at the client as NAME.pcap with the key log as NAME.keylog."""
     up, down = _rtt(10)
-    keylog = out / "tls_handshakes.keylog"
+    keylog = out / f"{name}.keylog"
     keylog.unlink(missing_ok=True)
     with Lab(LabConfig(client=up, to_client=down)) as lab:
         make_pki(lab.tmp)
         lab.serve("server", "--pki", str(lab.tmp), module="tools.netlab.tlspeers",
                   ready_port=4415)
         lab.arp_warmup()
-        with lab.capture(NS_CLI, "eth0", out / "tls_handshakes.pcap"):
-            res = lab.run(NS_CLI, "-m", "tools.netlab.tlspeers", "client", "ok", SRV4,
+        with lab.capture(NS_CLI, "eth0", out / f"{name}.pcap"):
+            res = lab.run(NS_CLI, "-m", "tools.netlab.tlspeers", "client", mode, SRV4,
                           "--pki", str(lab.tmp), "--keylog", str(keylog), python=True)
     return {"sessions": _json_list(res)}
+
+
+@scenario
+def tls_handshakes(out: Path) -> dict:
+    """TLS 1.3 (SNI, ALPN http/1.1) and TLS 1.2 handshakes, each followed by a resumption."""
+    return _tls(out, "tls_handshakes", "ok")
 
 
 @scenario
 def tls_failures(out: Path) -> dict:
     """Four handshakes that fail for different reasons: version, cipher, expiry, name."""
-    up, down = _rtt(10)
-    keylog = out / "tls_failures.keylog"
-    keylog.unlink(missing_ok=True)
-    with Lab(LabConfig(client=up, to_client=down)) as lab:
-        make_pki(lab.tmp)
-        lab.serve("server", "--pki", str(lab.tmp), module="tools.netlab.tlspeers",
-                  ready_port=4415)
-        lab.arp_warmup()
-        with lab.capture(NS_CLI, "eth0", out / "tls_failures.pcap"):
-            res = lab.run(NS_CLI, "-m", "tools.netlab.tlspeers", "client", "fail", SRV4,
-                          "--pki", str(lab.tmp), "--keylog", str(keylog), python=True)
-    return {"sessions": _json_list(res)}
+    return _tls(out, "tls_failures", "fail")
 
 
 # ------------------------------------------------------------------ IPv6, VLAN --
