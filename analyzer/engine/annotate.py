@@ -137,6 +137,12 @@ INITIAL_RTT = field("tcp.analysis.initial_rtt", "iRTT", FT.RELATIVE_TIME,
 IN_FLIGHT = field("tcp.analysis.bytes_in_flight", "Bytes in flight", FT.UINT32,
                   explain="Sent but not yet acknowledged: compare with the receive window to "
                           "spot window-limited transfers.")
+RTO = field("tcp.analysis.rto", "The RTO for this segment was", FT.RELATIVE_TIME,
+            blurb="How long before this segment was retransmitted",
+            explain="Time from the eldest unacknowledged segment to this retransmission: "
+                    "the retransmission timeout the request waited out (Linux starts at "
+                    "200 ms plus RTT variance and doubles it on each retry).")
+RTO_FRAME = field("tcp.analysis.rto_frame", "RTO based on delta from frame", FT.FRAMENUM)
 PUSH_BYTES = field("tcp.analysis.push_bytes_sent", "Bytes sent since last PSH flag",
                    FT.UINT32)
 
@@ -228,6 +234,9 @@ class SequenceAnnotator:
                 f.add(DUPACK_FRAME, tcp.pos, 0, an.dupack_frame, generated=True)
             else:
                 f.add_expert(spec, tcp.pos, 0)
+                if flag == ta.RETRANSMISSION and an.rto_frame:
+                    f.add(RTO, tcp.pos, 0, an.rto_ns, generated=True)
+                    f.add(RTO_FRAME, tcp.pos, 0, an.rto_frame, generated=True)
 
 
 def _before_payload(tcp: Node) -> None:

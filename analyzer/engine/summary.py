@@ -45,6 +45,7 @@ LEN_UNKNOWN = 0x0080  # tcp.len unknown: the IP payload is shorter than the TCP 
 SLOW = 0x0100        # decoded by the Python dissectors, not the vectorized path
 SHORT = 0x0200       # the capture cut the frame short of a header (_ws.short)
 MALFORMED_ROW = 0x0400  # a length or value contradicts the packet (_ws.malformed)
+TCP_ABORTED = 0x0800  # the TCP layer itself was malformed: tshark shows no analysis for it
 
 # TCP flag bits (tcp.flags, 12 bits)
 FIN, SYN, RST, PSH, ACK, URG = 0x001, 0x002, 0x004, 0x008, 0x010, 0x020
@@ -130,6 +131,13 @@ class SummaryColumns:
     protocol: np.ndarray     # uint8
     v6_table: np.ndarray = field(default_factory=lambda: np.zeros((0, 16), np.uint8))
     protocol_names: list[str] = field(default_factory=lambda: list(BASE_PROTOCOLS))
+    # The TCP options the analysis needs, sparse (few rows carry them): rows with a window
+    # scale option and its raw shift; SACK blocks, one entry per block, with raw edges.
+    ws_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ws_shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    sack_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sack_left: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+    sack_right: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
 
     def __len__(self) -> int:
         return len(self.ipver)
@@ -199,6 +207,88 @@ def _u16(m: np.ndarray, c: int) -> np.ndarray:
 
 def _u32(m: np.ndarray, c: int) -> np.ndarray:
     return m[:, c:c + 4].view(">u4")[:, 0].astype(np.uint32)
+
+
+# -- TCP options ------------------------------------------------------------------------------
+# Options the walk decodes, with the only length each may have (SACK: 1-4 blocks). Rows with
+# any other option, or a length that differs, take the slow path, where the dissector shows
+# whatever it is.
+_OPT_LEN = {2: (4,), 3: (3,), 4: (2,), 5: (10, 18, 26, 34), 8: (10,)}
+_OPT_TS_ONLY = np.array([1, 1, 8, 10], np.uint8)   # NOP NOP Timestamps: Linux's usual
+
+
+@dataclass
+class _TcpOpts:
+    """Window scale and SACK blocks met by the fast path, gathered per chunk."""
+
+    ws_rows: list[np.ndarray] = field(default_factory=list)
+    ws_shift: list[np.ndarray] = field(default_factory=list)
+    sack_rows: list[np.ndarray] = field(default_factory=list)
+    sack_left: list[np.ndarray] = field(default_factory=list)
+    sack_right: list[np.ndarray] = field(default_factory=list)
+
+
+def _walk_options(O: np.ndarray, olen: np.ndarray, rows: np.ndarray, opts: _TcpOpts) -> np.ndarray:
+    """Walk the option bytes of every row at once (at most 40 steps); returns which rows hold
+    only options of known shape (EOL padding must be zero), recording window scales and SACK
+    blocks for those."""
+    k = len(O)
+    ok = np.ones(k, bool)
+    pos = np.zeros(k, np.int64)
+    done = np.zeros(k, bool)
+    col = np.arange(O.shape[1])
+    inside = col[None, :] < olen[:, None]
+    # nonzero[r, j]: a non-zero byte at or after j, before the options end
+    nz = (O != 0) & inside
+    nonzero = np.flip(np.logical_or.accumulate(np.flip(nz, 1), 1), 1)
+    nonzero = np.concatenate([nonzero, np.zeros((k, 1), bool)], 1)
+    ws_at: list[np.ndarray] = []
+    sack_at: list[tuple[np.ndarray, np.ndarray]] = []
+    cols = O.shape[1]
+    for _ in range(cols):
+        a = np.flatnonzero(ok & ~done & (pos < olen))
+        if len(a) == 0:
+            break
+        p = pos[a]
+        kind = O[a, p]
+        eol = kind == 0
+        ok[a[eol]] = ~nonzero[a[eol], p[eol] + 1]
+        done[a[eol]] = True
+        pos[a[kind == 1]] += 1
+        m = kind > 1
+        a, p, kind = a[m], p[m], kind[m]
+        length = np.where(p + 1 < olen[a], O[a, np.minimum(p + 1, cols - 1)], 0).astype(np.int64)
+        good = p + length <= olen[a]
+        for kd, lens in _OPT_LEN.items():
+            km = kind == kd
+            good &= ~km | np.isin(length, lens)
+        good &= np.isin(kind, list(_OPT_LEN))
+        ok[a[~good]] = False
+        a, p, kind, length = a[good], p[good], kind[good], length[good]
+        w = kind == 3
+        if w.any():
+            ws_at.append(np.stack([a[w], O[a[w], p[w] + 2]]))
+        sk = kind == 5
+        for b in range(4):
+            mb = sk & (length >= 10 + 8 * b)
+            if mb.any():
+                sack_at.append((a[mb], p[mb] + 2 + 8 * b))
+        pos[a] += length
+    if ws_at:
+        w = np.concatenate(ws_at, 1)
+        w = w[:, ok[w[0]]]
+        opts.ws_rows.append(rows[w[0]])
+        opts.ws_shift.append(w[1].astype(np.uint8))
+    for a, at in sack_at:
+        m = ok[a]
+        a, at = a[m], at[m]
+        edge = np.zeros((len(a), 8), np.uint8)
+        for j in range(8):
+            edge[:, j] = O[a, at + j]
+        opts.sack_rows.append(rows[a])
+        opts.sack_left.append(edge[:, :4].copy().view(">u4")[:, 0].astype(np.uint32))
+        opts.sack_right.append(edge[:, 4:].copy().view(">u4")[:, 0].astype(np.uint32))
+    return ok
 
 
 # -- link layers ------------------------------------------------------------------------------
@@ -285,7 +375,7 @@ class _V6Pending:
 
 def _fast_chunk(cols: SummaryColumns, mv: np.ndarray, lo: int, offsets: np.ndarray,
                 cap: np.ndarray, reported: np.ndarray, lts: np.ndarray,
-                v6: _V6Pending) -> np.ndarray:
+                v6: _V6Pending, opts: _TcpOpts) -> np.ndarray:
     """Decode rows lo..lo+len(offsets) where possible; return the row numbers left over."""
     n = len(offsets)
     l3off = np.zeros(n, np.int64)
@@ -326,6 +416,13 @@ def _fast_chunk(cols: SummaryColumns, mv: np.ndarray, lo: int, offsets: np.ndarr
     thl = (T[:, 12] >> 4).astype(np.int64) * 4
     tcp = ip & (proto == IPPROTO_TCP) & (room >= 20) & (thl >= 20) & (room >= thl) \
         & (thl <= ippl)
+    withopt = np.flatnonzero(tcp & (thl > 20))
+    if len(withopt):
+        O = _gather(mv, offsets[withopt] + l4off[withopt] + 20, 40)
+        olen = thl[withopt] - 20
+        walk = ~((olen == 12) & (O[:, :4] == _OPT_TS_ONLY).all(1))
+        w = withopt[walk]
+        tcp[w[~_walk_options(O[walk], olen[walk], w + lo, opts)]] = False
     ulen = _u16(T, 4).astype(np.int64)
     sport, dport = _u16(T, 0), _u16(T, 2)
     udp = ip & (proto == IPPROTO_UDP) & (room >= 8) & (ulen == ippl) \
@@ -588,8 +685,23 @@ def _number_v6(cols: SummaryColumns, v6: _V6Pending, keys: _SlowKeys) -> None:
     keys.dst_ep = _endpoint(ver, dst, np.asarray(keys.dport, np.uint16))
 
 
+def _store_options(cols: SummaryColumns, opts: _TcpOpts) -> None:
+    """The sparse option columns, in row order (fast and slow rows met separately)."""
+    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+    rows = cat(opts.ws_rows, np.int64)
+    order = np.argsort(rows, kind="stable")
+    cols.ws_rows, cols.ws_shift = rows[order], cat(opts.ws_shift, np.uint8)[order]
+    rows = cat(opts.sack_rows, np.int64)
+    order = np.argsort(rows, kind="stable")
+    cols.sack_rows = rows[order]
+    cols.sack_left = cat(opts.sack_left, np.uint32)[order]
+    cols.sack_right = cat(opts.sack_right, np.uint32)[order]
+
+
 def _slow_path(cols: SummaryColumns, index: FrameSource, rows: np.ndarray, lts: np.ndarray,
-               state: CaptureState, v6: _V6Pending, keys: _SlowKeys) -> None:
+               state: CaptureState, v6: _V6Pending, keys: _SlowKeys, opts: _TcpOpts) -> None:
     """Dissect the rows the fast path left, in frame order, and copy their values in."""
     ts = index.ts_ns
     origlens = index.origlens
@@ -607,6 +719,15 @@ def _slow_path(cols: SummaryColumns, index: FrameSource, rows: np.ndarray, lts: 
         if quoted is not None and not _quote_has_stream(quoted, data, frame):
             quoted = None
         _copy_packet(cols, i, pkt, quoted, keys)
+        seg = pkt.tcp
+        if seg is not None and cols.flags[i] & (TRANSPORT | INNER) == TRANSPORT:
+            if seg.ws_shift >= 0:
+                opts.ws_rows.append(np.array([i]))
+                opts.ws_shift.append(np.array([seg.ws_shift]))
+            for left, right in seg.sack or ():
+                opts.sack_rows.append(np.array([i]))
+                opts.sack_left.append(np.array([left]))
+                opts.sack_right.append(np.array([right]))
         if cols.ipver[i] == 6:
             v6_rows.append(i)
             v6_src.append(pkt.net_src)
@@ -674,17 +795,19 @@ def summarize(index: FrameSource, state: CaptureState | None = None,
     reported = np.maximum(np.asarray(index.origlens, np.int64), caplens)
     lts = frame_linktypes(index)
     v6 = _V6Pending()
+    opts = _TcpOpts()
     slow = []
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         slow.append(_fast_chunk(cols, mv, lo, offsets[lo:hi], caplens[lo:hi],
-                                reported[lo:hi], lts[lo:hi], v6))
+                                reported[lo:hi], lts[lo:hi], v6, opts))
         release = getattr(index, "release", None)
         if release is not None:
             release(lo, hi)   # keep resident memory to the columns, not the whole file
     keys = _SlowKeys()
     slow_rows = np.concatenate(slow) if slow else np.zeros(0, np.int64)
-    _slow_path(cols, index, slow_rows, lts, state or CaptureState(), v6, keys)
+    _slow_path(cols, index, slow_rows, lts, state or CaptureState(), v6, keys, opts)
+    _store_options(cols, opts)
     _number_v6(cols, v6, keys)
     _assign_streams(cols, keys)
     return cols
@@ -720,6 +843,8 @@ def _copy_packet(cols: SummaryColumns, i: int, pkt: Packet, quoted: Any,
         frag_bits = int(cols.flags[i]) & (DF | MF | FRAG)
     flags = int(cols.flags[i]) & VLAN | (frag_bits if ver == 4 else 0) | SLOW
     flags |= _DAMAGE.get(pkt.damage, 0)
+    if pkt.damage == "malformed" and pkt.current == "tcp":
+        flags |= TCP_ABORTED
     cols.ipver[i] = ver
     if ver == 4:
         cols.src[i] = int.from_bytes(pkt.net_src, "big")

@@ -15,7 +15,6 @@ list of unacknowledged segments (at most 1000 per direction, as Wireshark).
 """
 from __future__ import annotations
 
-from array import array
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -65,17 +64,7 @@ MAX_UNACKED = 1000            # Wireshark's TCP_MAX_UNACKED_SEGMENTS
 FAST_RETRANS_NS = 20_000_000  # a retransmission within 20 ms of the 2nd+ dup ACK is "fast"
 OOO_DEFAULT_NS = 3_000_000    # out-of-order window when the initial RTT is unknown
 MAX_IN_FLIGHT = 2_000_000_000
-
-
-def _gt(a: int, b: int) -> bool:
-    """Sequence-space a > b."""
-    d = (a - b) & _M32
-    return d != 0 and d < _HALF
-
-
-def _lt(a: int, b: int) -> bool:
-    """Sequence-space a < b."""
-    return ((a - b) & _M32) >= _HALF
+_ORDERED_SPAN = 1 << 30    # see _Flow.ordered
 
 
 def analyzable(pkt: Any) -> bool:
@@ -97,7 +86,7 @@ class _Flow:
 
     __slots__ = ("base_seq", "base_set", "dupacknum", "lastack", "lastacktime",
                  "lastnondupack", "lastsegflags", "maxseqtobeacked", "nextseq",
-                 "nextseqframe", "nextseqtime", "push_bytes", "push_last", "sack",
+                 "nextseqframe", "nextseqtime", "ordered", "push_bytes", "push_last", "sack",
                  "u_frame", "u_next", "u_seq", "u_ts", "valid_bif", "win_scale", "window")
 
     def __init__(self) -> None:
@@ -119,10 +108,14 @@ class _Flow:
         self.push_last = False    # the previous data segment had PSH
         self.sack: Sequence[tuple[int, int]] = ()   # SACK blocks of the last segment
         # Unacknowledged segments, oldest first (Wireshark walks its list newest first).
-        self.u_seq = array("L")
-        self.u_next = array("L")
-        self.u_frame = array("L")
-        self.u_ts = array("q")
+        # `ordered`: each starts at or after the previous one's end and they span less than
+        # 2**30, so an ACK can only remove a prefix and trim the first survivor (the common
+        # case, done without walking the whole list).
+        self.u_seq: list[int] = []
+        self.u_next: list[int] = []
+        self.u_frame: list[int] = []
+        self.u_ts: list[int] = []
+        self.ordered = True
 
 
 class _Stream:
@@ -140,10 +133,14 @@ class TcpAnalyzer:
     """Feed segments in frame order; read flags and the per-segment numbers.
 
     After each `feed`, `dupack_num`/`dupack_frame` (duplicate_ack_num/_frame),
-    `acks_frame`/`ack_rtt_ns`, `bytes_in_flight`, `push_bytes_sent` and `initial_rtt_ns`
-    describe that segment, as tshark shows them; 0 means "not shown" (`ack_rtt_ns` goes
-    with a non-zero `acks_frame`; initial_rtt appears only when the segment has an
-    analysis to show).
+    `acks_frame`/`ack_rtt_ns`, `bytes_in_flight`, `push_bytes_sent`, `initial_rtt_ns` and
+    `rto_ns`/`rto_frame` describe that segment, as tshark shows them; 0 means "not shown"
+    (`ack_rtt_ns` goes with a non-zero `acks_frame`; initial_rtt appears only when the
+    segment has an analysis to show; rto only on a plain retransmission).
+
+    `feed` is one long method on purpose: the first pass calls it for every TCP segment of
+    a capture, and Python method calls and attribute lookups are what it costs. Each rule
+    still has its own comment, in Wireshark's order.
     """
 
     def __init__(self) -> None:
@@ -156,7 +153,8 @@ class TcpAnalyzer:
         self.bytes_in_flight = 0
         self.initial_rtt_ns = 0
         self.push_bytes_sent = 0
-        self._touched = False   # Wireshark made its per-segment record: the tree shows
+        self.rto_ns = 0
+        self.rto_frame = 0
 
     def feed(self, frame: int, ts_ns: int, stream: int, direction: int, flags: int,
              seq: int, ack: int, window: int, win_scale: int, seglen: int,
@@ -165,9 +163,10 @@ class TcpAnalyzer:
         pkt.tcp.win_scale, seglen = payload bytes); `conv` names the address/port pair,
         so a new stream on a pair seen before is flagged as reused ports; `sack` holds the
         segment's raw SACK blocks (left, right). Returns flags."""
-        self.dupack_num = self.dupack_frame = self.acks_frame = 0
-        self.ack_rtt_ns = self.bytes_in_flight = self.push_bytes_sent = 0
-        self._touched = False
+        M = _M32
+        self.dupack_num = self.dupack_frame = self.acks_frame = self.ack_rtt_ns = 0
+        self.bytes_in_flight = self.push_bytes_sent = self.rto_ns = self.rto_frame = 0
+        touched = False    # Wireshark made its per-segment record: the tree shows
         out = 0
         st = self._streams.get(stream)
         if st is None:
@@ -176,42 +175,77 @@ class TcpAnalyzer:
                 # REUSED PORTS: a SYN opened a new stream on an address/port pair that an
                 # earlier stream used (the dissector split it off because the ISN changed).
                 if conv in self._convs and flags & (SYN | ACK) == SYN:
-                    out |= REUSED_PORTS
+                    out = REUSED_PORTS
                 self._convs.add(conv)
-        fwd, rev = (st.flows if direction == 1 else st.flows[::-1])
+        if direction == 1:
+            fwd, rev = st.flows
+        else:
+            rev, fwd = st.flows
         fwd.win_scale = win_scale
 
         # Initial RTT: from the latest SYN to the first segment with ACK and without SYN.
-        if flags & (SYN | ACK) == SYN:
+        syn_ack = flags & (SYN | ACK)
+        if syn_ack == SYN:
             st.mru_syn = ts_ns
-        elif flags & (SYN | ACK) == ACK and not st.first_rtt and st.mru_syn:
+        elif syn_ack == ACK and not st.first_rtt and st.mru_syn:
             st.first_rtt = ts_ns - st.mru_syn
-        self.initial_rtt_ns = st.first_rtt
+        first_rtt = st.first_rtt
 
         if not fwd.base_set:
-            fwd.base_seq = seq if flags & SYN else (seq - 1) & _M32
+            fwd.base_seq = seq if flags & SYN else (seq - 1) & M
             fwd.base_set = True
-        if not rev.base_set and flags & ACK:
-            rev.base_seq = (ack - 1) & _M32
-            rev.base_set = True
         if flags & ACK:
+            if not rev.base_set:
+                rev.base_seq = (ack - 1) & M
+                rev.base_set = True
             rev.valid_bif = True
-        out |= self._rules(frame, ts_ns, st, fwd, rev, flags, seq, ack, window, seglen)
-        self._store(frame, ts_ns, fwd, flags, seq, ack, window, seglen, out)
-        self._acked(ts_ns, rev, ack)
-        self._in_flight(fwd, rev, flags, seglen)
-        fwd.sack = sack
-        if not (out or self._touched or self.acks_frame or self.bytes_in_flight):
-            # Nothing to report: tshark adds no SEQ/ACK analysis tree, so no initial_rtt.
-            self.initial_rtt_ns = 0
-        if out & DUPLICATE_ACK and not self.dupack_num:
-            out &= ~DUPLICATE_ACK   # the parked counter wrapped to 0: tshark shows nothing
-        return out
 
-    def _rules(self, frame: int, ts_ns: int, st: _Stream, fwd: _Flow, rev: _Flow,
-               flags: int, seq: int, ack: int, window: int, seglen: int) -> int:
-        """Wireshark's checks, in its order: the sender-side ones, then the ACK side."""
-        out = self._sender_rules(fwd, rev, flags, seq, ack, window, seglen)
+        # -- checks on what this side sends (a skip is Wireshark's `goto finished_fwd`) --
+        nextseq = fwd.nextseq
+        plain = not flags & _SFR
+        same_pos = seglen == 0 and seq == nextseq and ack == fwd.lastack and plain
+        if seglen == 1 and seq == nextseq and rev.window == 0:
+            # ZERO WINDOW PROBE: one byte at the next expected sequence while the peer's
+            # window is 0.
+            out |= ZERO_WINDOW_PROBE
+        else:
+            # ZERO WINDOW: this sender advertises no room, outside SYN/FIN/RST.
+            if window == 0 and plain:
+                out |= ZERO_WINDOW
+            # LOST SEGMENT: the segment starts beyond the highest sequence seen, so the
+            # capture missed something (not checked on RST).
+            if nextseq and 0 < (seq - nextseq) & M < _HALF and not flags & RST:
+                out |= LOST_SEGMENT
+                fwd.valid_bif = False
+            # KEEP ALIVE: 0 or 1 byte starting one byte before the next expected sequence.
+            if seglen <= 1 and seq == (nextseq - 1) & M and plain:
+                out |= KEEP_ALIVE
+            # WINDOW UPDATE: an empty segment repeating seq/ack with a new, non-zero window.
+            if same_pos and window and window != fwd.window:
+                out |= WINDOW_UPDATE
+            # WINDOW FULL: data reaching exactly the right edge of the peer's window (only
+            # once the peer's scaling is known).
+            if seglen > 0 and plain and rev.win_scale != -1:
+                shift = 0 if rev.win_scale == -2 else rev.win_scale
+                if (seq + seglen) & M == (rev.lastack + (rev.window << shift)) & M:
+                    out |= WINDOW_FULL
+            if same_pos and window and window == fwd.window:
+                if rev.lastsegflags & KEEP_ALIVE:
+                    # KEEP ALIVE ACK: an unchanged empty ACK answering the peer's keep-alive.
+                    out |= KEEP_ALIVE_ACK
+                else:
+                    # DUPLICATE ACK: an empty segment repeating seq, ack and the (non-zero)
+                    # window.
+                    fwd.dupacknum = (fwd.dupacknum + 1) & M
+                    out |= DUPLICATE_ACK
+                    self.dupack_num = fwd.dupacknum
+                    self.dupack_frame = fwd.lastnondupack
+            elif same_pos and window == 0 and fwd.window == 0 \
+                    and rev.lastsegflags & ZERO_WINDOW_PROBE:
+                # ZERO WINDOW PROBE ACK: an unchanged zero-window ACK answering a probe.
+                out |= ZERO_WINDOW_PROBE_ACK
+
+        # -- checks on what this side acknowledges --
         # A new ACK number restarts the duplicate-ACK count.
         if ack != fwd.lastack:
             fwd.lastnondupack = frame
@@ -221,150 +255,140 @@ class TcpAnalyzer:
         # already there, the peer's dup-ACK counter is parked at 2**32 - 1 (a C unsigned
         # -1) so a stalled peer sending pure ACKs does not repeat it. That parked value
         # also satisfies the ">= 2 dup ACKs" test of fast retransmission, as in tshark.
-        if rev.maxseqtobeacked and _gt(ack, rev.maxseqtobeacked) and flags & ACK:
-            self._touched = True
-            if _lt(rev.maxseqtobeacked, rev.nextseq):
+        edge = rev.maxseqtobeacked
+        if edge and flags & ACK and 0 < (ack - edge) & M < _HALF:
+            touched = True
+            if (edge - rev.nextseq) & M >= _HALF:
                 rev.maxseqtobeacked = rev.nextseq
                 out |= ACK_LOST_SEGMENT
             else:
                 if rev.dupacknum == 0:
                     out |= ACK_LOST_SEGMENT
-                rev.dupacknum = _M32
+                rev.dupacknum = M
+
         # Data (or SYN/FIN) that is not new is one of the resend kinds; a keep-alive is
-        # none of them.
-        if (seglen > 0 or flags & (SYN | FIN)) and not out & KEEP_ALIVE:
-            out |= self._resend_kind(ts_ns, st, fwd, rev, seq, seglen, flags)
-        return out
+        # none of them. Wireshark's unsigned time differences make a segment stamped before
+        # the reference never "recent". Fast and spurious ones also carry RETRANSMISSION,
+        # because tshark then shows tcp.analysis.retransmission too.
+        synfin = flags & (SYN | FIN)
+        if (seglen > 0 or synfin) and not out & KEEP_ALIVE:
+            not_advanced = nextseq != 0 and (seq - nextseq) & M >= _HALF
+            # More than one byte starting one before nextseq adds data after a possible
+            # zero-window probe: not a resend (spurious is still checked).
+            if seglen > 1 and (nextseq - 1) & M == seq:
+                not_advanced = False
+            t = ts_ns - rev.lastacktime
+            if not_advanced and rev.dupacknum >= 2 and rev.lastack == seq \
+                    and 0 <= t < FAST_RETRANS_NS:
+                # FAST RETRANSMISSION: the peer sent 2+ duplicate ACKs for this sequence,
+                # the last one less than 20 ms ago.
+                out |= FAST_RETRANSMISSION | RETRANSMISSION
+            elif seglen > 0 and rev.lastack \
+                    and not 0 < ((seq + seglen) - rev.lastack) & M < _HALF:
+                # SPURIOUS RETRANSMISSION: data the peer has already acknowledged.
+                out |= SPURIOUS_RETRANSMISSION | RETRANSMISSION
+            elif not_advanced and 0 <= ts_ns - fwd.nextseqtime < (first_rtt or OOO_DEFAULT_NS) \
+                    and nextseq != (seq + seglen + (1 if synfin else 0)) & M:
+                # OUT OF ORDER: within one initial RTT (3 ms if unknown) of the highest
+                # segment, and not ending exactly where it does (SYN and FIN count one).
+                out |= OUT_OF_ORDER
+            elif not_advanced:
+                # RETRANSMISSION: everything else that goes backwards. Its RTO is measured
+                # from the eldest unacknowledged segment (else from the highest one).
+                out |= RETRANSMISSION
+                if fwd.u_ts:
+                    self.rto_ns, self.rto_frame = ts_ns - fwd.u_ts[0], fwd.u_frame[0]
+                else:
+                    self.rto_ns, self.rto_frame = ts_ns - fwd.nextseqtime, fwd.nextseqframe
 
-    def _sender_rules(self, fwd: _Flow, rev: _Flow, flags: int, seq: int, ack: int,
-                      window: int, seglen: int) -> int:
-        """Checks on what this side sends; a `return` mid-way is Wireshark's
-        `goto finished_fwd` (the ACK-side checks still run)."""
-        out = 0
-        nextseq = fwd.nextseq
-        plain = not flags & _SFR
-        same_pos = seglen == 0 and seq == nextseq and ack == fwd.lastack and plain
-        # ZERO WINDOW PROBE: one byte at the next expected sequence while the peer's
-        # window is 0.
-        if seglen == 1 and seq == nextseq and rev.window == 0:
-            return ZERO_WINDOW_PROBE
-        # ZERO WINDOW: this sender advertises no room, outside SYN/FIN/RST.
-        if window == 0 and plain:
-            out |= ZERO_WINDOW
-        # LOST SEGMENT: the segment starts beyond the highest sequence seen, so the
-        # capture missed something (not checked on RST).
-        if nextseq and _gt(seq, nextseq) and not flags & RST:
-            out |= LOST_SEGMENT
-            fwd.valid_bif = False
-        # KEEP ALIVE: 0 or 1 byte starting one byte before the next expected sequence.
-        if seglen <= 1 and seq == (nextseq - 1) & _M32 and plain:
-            out |= KEEP_ALIVE
-        # WINDOW UPDATE: an empty segment repeating seq/ack with a new, non-zero window.
-        if same_pos and window and window != fwd.window:
-            out |= WINDOW_UPDATE
-        # WINDOW FULL: data reaching exactly the right edge of the peer's window (only
-        # once the peer's scaling is known).
-        if seglen > 0 and rev.win_scale != -1 and plain:
-            shift = 0 if rev.win_scale == -2 else rev.win_scale
-            if (seq + seglen) & _M32 == (rev.lastack + (rev.window << shift)) & _M32:
-                out |= WINDOW_FULL
-        # KEEP ALIVE ACK: an unchanged empty ACK answering the peer's keep-alive.
-        if same_pos and window and window == fwd.window and rev.lastsegflags & KEEP_ALIVE:
-            return out | KEEP_ALIVE_ACK
-        # ZERO WINDOW PROBE ACK: an unchanged zero-window ACK answering a probe.
-        if same_pos and window == 0 and fwd.window == 0 \
-                and rev.lastsegflags & ZERO_WINDOW_PROBE:
-            return out | ZERO_WINDOW_PROBE_ACK
-        # DUPLICATE ACK: an empty segment repeating seq, ack and the (non-zero) window.
-        if same_pos and window and window == fwd.window:
-            fwd.dupacknum = (fwd.dupacknum + 1) & _M32
-            out |= DUPLICATE_ACK
-            self.dupack_num = fwd.dupacknum
-            self.dupack_frame = fwd.lastnondupack
-        return out
-
-    @staticmethod
-    def _resend_kind(ts_ns: int, st: _Stream, fwd: _Flow, rev: _Flow, seq: int,
-                     seglen: int, flags: int) -> int:
-        """Which kind of resend; Wireshark's unsigned time differences make a segment
-        stamped before the reference never "recent". Fast and spurious ones also carry
-        RETRANSMISSION, because tshark then shows tcp.analysis.retransmission too."""
-        not_advanced = fwd.nextseq != 0 and _lt(seq, fwd.nextseq)
-        # More than one byte starting one before nextseq adds data after a possible
-        # zero-window probe: not a resend (spurious is still checked).
-        if seglen > 1 and (fwd.nextseq - 1) & _M32 == seq:
-            not_advanced = False
-        # FAST RETRANSMISSION: the peer sent 2+ duplicate ACKs for this sequence, the
-        # last one less than 20 ms ago.
-        t = ts_ns - rev.lastacktime
-        if not_advanced and rev.dupacknum >= 2 and rev.lastack == seq \
-                and 0 <= t < FAST_RETRANS_NS:
-            return FAST_RETRANSMISSION | RETRANSMISSION
-        # SPURIOUS RETRANSMISSION: data the peer has already acknowledged.
-        if seglen > 0 and rev.lastack and not _gt((seq + seglen) & _M32, rev.lastack):
-            return SPURIOUS_RETRANSMISSION | RETRANSMISSION
-        # OUT OF ORDER: within one initial RTT (3 ms if unknown) of the highest segment,
-        # and not ending exactly where it does (SYN and FIN count one).
-        thres = st.first_rtt if st.first_rtt else OOO_DEFAULT_NS
-        t = ts_ns - fwd.nextseqtime
-        end = seq + seglen + (1 if flags & (SYN | FIN) else 0)
-        if not_advanced and 0 <= t < thres and fwd.nextseq != end & _M32:
-            return OUT_OF_ORDER
-        # RETRANSMISSION: everything else that goes backwards.
-        return RETRANSMISSION if not_advanced else 0
-
-    @staticmethod
-    def _store(frame: int, ts_ns: int, fwd: _Flow, flags: int, seq: int, ack: int,
-               window: int, seglen: int, out: int) -> None:
-        """Remember the segment as unacked, advance nextseq and the contiguous edge."""
-        nextseq = (seq + seglen) & _M32
-        if (seglen or flags & (SYN | FIN)) and len(fwd.u_seq) < MAX_UNACKED:
-            if flags & (SYN | FIN):
-                nextseq = (nextseq + 1) & _M32
-            fwd.u_seq.append(seq)
-            fwd.u_next.append(nextseq)
+        # Remember the segment as unacked (SYN and FIN count one), advance nextseq and the
+        # contiguous edge; a zero-window probe advances neither.
+        end = (seq + seglen) & M
+        useq = fwd.u_seq
+        if (seglen or synfin) and len(useq) < MAX_UNACKED:
+            if synfin:
+                end = (end + 1) & M
+            if not useq:
+                fwd.ordered = True
+            elif fwd.ordered:
+                fwd.ordered = (seq - fwd.u_next[-1]) & M < _HALF \
+                    and (end - useq[0]) & M < _ORDERED_SPAN
+            useq.append(seq)
+            fwd.u_next.append(end)
             fwd.u_frame.append(frame)
             fwd.u_ts.append(ts_ns)
-        probe = out & ZERO_WINDOW_PROBE
-        # A zero-window probe does not advance the highest sequence.
-        if (_gt(nextseq, fwd.nextseq) or not fwd.nextseq) and not probe:
-            fwd.nextseq = nextseq
-            fwd.nextseqframe = frame
-            fwd.nextseqtime = ts_ns
-        if (seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked) and not probe:
-            fwd.maxseqtobeacked = fwd.nextseq
+        if not out & ZERO_WINDOW_PROBE:
+            if not nextseq or 0 < (end - nextseq) & M < _HALF:
+                fwd.nextseq = end
+                fwd.nextseqframe = frame
+                fwd.nextseqtime = ts_ns
+            if seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked:
+                fwd.maxseqtobeacked = fwd.nextseq
         fwd.window = window
         fwd.lastack = ack
         fwd.lastacktime = ts_ns
         fwd.lastsegflags = out
 
+        if rev.u_seq:
+            self._acked(ts_ns, rev, ack)
+        if seglen and useq and fwd.valid_bif:
+            touched = True
+            self._in_flight(fwd, rev, flags, seglen)
+        fwd.sack = sack
+        self.initial_rtt_ns = first_rtt
+        if not (out or touched or self.acks_frame):
+            # Nothing to report: tshark adds no SEQ/ACK analysis tree, so no initial_rtt.
+            self.initial_rtt_ns = 0
+        if out & DUPLICATE_ACK and not self.dupack_num:
+            out &= ~DUPLICATE_ACK   # the parked counter wrapped to 0: tshark shows nothing
+        return out
+
     def _acked(self, ts_ns: int, rev: _Flow, ack: int) -> None:
-        """Drop the peer's segments this ACK covers; an exact match gives acks_frame and
-        ack_rtt (the oldest exact match wins, as in Wireshark's newest-first walk)."""
+        """Drop the peer's segments this ACK covers, trim a partly covered one; an exact
+        match gives acks_frame and ack_rtt (the oldest exact match wins, as in Wireshark's
+        newest-first walk)."""
+        M = _M32
         useq, unext = rev.u_seq, rev.u_next
+        if rev.ordered:
+            k, n = 0, len(useq)
+            while k < n:
+                d = (ack - unext[k]) & M
+                if d == 0:           # exactly this segment's end: later ones start beyond
+                    self.acks_frame = rev.u_frame[k]
+                    self.ack_rtt_ns = ts_ns - rev.u_ts[k]
+                    k += 1
+                    break
+                if d >= _HALF:       # ends beyond the ACK: trim it if the ACK is inside
+                    if 0 < (ack - useq[k]) & M < _HALF:
+                        useq[k] = ack
+                    break
+                k += 1
+            if k:
+                del useq[:k], unext[:k], rev.u_frame[:k], rev.u_ts[:k]
+            return
         i = len(useq) - 1
         while i >= 0:
             nxt = unext[i]
             if ack == nxt:
                 self.acks_frame = rev.u_frame[i]
                 self.ack_rtt_ns = ts_ns - rev.u_ts[i]
-            elif _gt(ack, useq[i]) and not _gt(ack, nxt):
+            elif 0 < (ack - useq[i]) & M < _HALF and not 0 < (ack - nxt) & M < _HALF:
                 useq[i] = ack          # partly acknowledged: keep the rest
                 i -= 1
                 continue
-            elif _gt(nxt, ack):
+            elif 0 < (nxt - ack) & M < _HALF:
                 i -= 1
                 continue
             del useq[i], unext[i], rev.u_frame[i], rev.u_ts[i]
             i -= 1
+        if not useq:
+            rev.ordered = True
 
     def _in_flight(self, fwd: _Flow, rev: _Flow, flags: int, seglen: int) -> None:
         """Bytes in flight after a data segment: the span of this side's unacked data,
         less what the peer's last SACK blocks report delivered; a SYN or FIN counts one
         in the span but is no data."""
-        if not seglen or not fwd.u_seq or not fwd.valid_bif:
-            return
-        self._touched = True
+        M = _M32
         # Bytes sent up to and including the segment with PSH: the size of the
         # application's write as the sender's stack pushed it.
         if flags & PSH:
@@ -376,11 +400,15 @@ class TcpAnalyzer:
         else:
             fwd.push_bytes += seglen
         base = fwd.base_seq
-        first = min((s - base) & _M32 for s in fwd.u_seq)
-        last = max((n - base) & _M32 for n in fwd.u_next)
-        in_flight = (last - first) & _M32
+        first = last = -1
+        if fwd.ordered:
+            first, last = (fwd.u_seq[0] - base) & M, (fwd.u_next[-1] - base) & M
+        if first > last or first < 0:   # unordered, or wrapped past the base: scan
+            first = min((s - base) & M for s in fwd.u_seq)
+            last = max((n - base) & M for n in fwd.u_next)
+        in_flight = (last - first) & M
         for left, right in rev.sack:
-            in_flight = (in_flight - (right - left)) & _M32
+            in_flight = (in_flight - (right - left)) & M
         if 0 < in_flight < MAX_IN_FLIGHT:
             # tshark shows push_bytes_sent beside bytes_in_flight only.
             self.bytes_in_flight = in_flight - (1 if flags & (SYN | FIN) else 0)

@@ -1,0 +1,301 @@
+"""The first pass: everything `report`, the TUI and filters read, built once per capture.
+
+In file order, like Wireshark's first pass: the frame index, the vectorized summary columns,
+then TCP sequence analysis of every segment (the same TcpAnalyzer `read` uses, so both agree
+frame for frame), conversations and the backend diagnoses. The per-frame results are numpy
+columns (no Python object per packet); per-conversation and per-finding records are bounded by
+the number of connections, not packets.
+
+Speed: the analyzer runs once per TCP segment in Python, so everything around it is prepared
+with numpy (directions, window scaling, SACK blocks) and fed as plain lists.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dissectors import CaptureState
+
+from . import tcp_analysis as ta
+from .summary import (
+    ACK,
+    INNER,
+    IPPROTO_TCP,
+    LEN_UNKNOWN,
+    SYN,
+    TCP_ABORTED,
+    TRANSPORT,
+    FrameSource,
+    SummaryColumns,
+    summarize,
+)
+
+# Bit set in TcpColumns.bits when tshark shows the frame's [SEQ/ACK analysis] tree (it then
+# carries the stream's initial RTT once known), beside the tcp.analysis.* flag bits.
+SHOWN = 1 << 31
+Progress = Callable[[str, float], None]
+
+
+class Cancelled(Exception):
+    """The caller asked the pass to stop (a newer file or filter replaced it)."""
+
+
+@dataclass
+class TcpColumns:
+    """Per-frame TCP analysis (row = frame number - 1; zero where nothing applies) plus the
+    rare values kept sparse, and per-stream handshake times."""
+
+    bits: np.ndarray              # uint32: tcp_analysis flag bits | SHOWN
+    direction: np.ndarray         # uint8: 1 from the stream's first sender, 2 back; 0 no TCP
+    win_scale: np.ndarray         # int8: the sender's window shift (-1 unknown, -2 none)
+    acks_frame: np.ndarray        # uint32: tcp.analysis.acks_frame
+    ack_rtt_ns: np.ndarray        # int64: tcp.analysis.ack_rtt
+    bytes_in_flight: np.ndarray   # uint32
+    push_bytes: np.ndarray        # uint32: tcp.analysis.push_bytes_sent
+    dupack_rows: np.ndarray       # int64, sparse: duplicate ACKs
+    dupack_num: np.ndarray        # uint32
+    dupack_frame: np.ndarray      # uint32
+    rto_rows: np.ndarray          # int64, sparse: plain retransmissions
+    rto_ns: np.ndarray            # int64
+    rto_frame: np.ndarray         # uint32
+    irtt_ns: np.ndarray           # int64 per tcp.stream: initial RTT, 0 unknown
+    irtt_row: np.ndarray          # int64 per tcp.stream: the row that completed it
+
+    @property
+    def nbytes(self) -> int:
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+    def initial_rtt(self, row: int, stream: int) -> int:
+        """tcp.analysis.initial_rtt as frame `row` shows it (0: not shown)."""
+        if not self.bits[row] & SHOWN or not 0 <= stream < len(self.irtt_ns):
+            return 0
+        return int(self.irtt_ns[stream]) if row >= self.irtt_row[stream] else 0
+
+
+@dataclass
+class Capture:
+    """The store the views read: index, per-frame columns, conversations and findings."""
+
+    path: str
+    index: FrameSource
+    cols: SummaryColumns
+    tcp: TcpColumns
+    conversations: object = None       # analyzer.engine.conversations.ConversationTable
+    findings: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the per-frame store holds (index arrays, columns, analysis)."""
+        index = sum(getattr(self.index, name).nbytes for name in
+                    ("offsets", "caplens", "origlens", "ts_ns", "ifaces"))
+        return index + self.cols.nbytes + self.tcp.nbytes
+
+
+def analyzable_rows(cols: SummaryColumns) -> np.ndarray:
+    """Rows whose segment the analysis sees, as `tcp_analysis.analyzable` decides for a
+    dissected frame: the frame's own TCP header (not one an ICMP error quotes), a known
+    segment length, a stream."""
+    f = cols.flags
+    return np.flatnonzero((f & (TRANSPORT | INNER | LEN_UNKNOWN) == TRANSPORT)
+                          & (cols.ip_proto == IPPROTO_TCP) & (cols.stream >= 0))
+
+
+def _directions(cols: SummaryColumns, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Direction (1: same source endpoint as the stream's first analyzed segment, else 2)
+    and the unordered endpoint pair of each row."""
+    ver = cols.ipver[rows].astype(np.uint64)
+    src = ver << np.uint64(56) | cols.src[rows].astype(np.uint64) << np.uint64(16) \
+        | cols.sport[rows].astype(np.uint64)
+    dst = ver << np.uint64(56) | cols.dst[rows].astype(np.uint64) << np.uint64(16) \
+        | cols.dport[rows].astype(np.uint64)
+    stream = cols.stream[rows]
+    _, first = np.unique(stream, return_index=True)
+    first_src = np.zeros(int(stream.max()) + 1 if len(stream) else 0, np.uint64)
+    first_src[stream[first]] = src[first]
+    direction = np.where(first_src[stream] == src, 1, 2).astype(np.uint8)
+    return direction, np.stack([np.minimum(src, dst), np.maximum(src, dst)], 1)
+
+
+def _window_scales(cols: SummaryColumns, rows: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """pkt.tcp.win_scale of each row, by dissectors/tcp.py's rule: a side's shift comes from
+    its window-scale option; after a SYN (or SYN/ACK) without the option, or a SYN/ACK
+    answering one without it, scaling is off for both (-2); -1 until then. A row shows its
+    side's value from before its own options. Only SYNs and option carriers change anything,
+    so they are walked in Python and the rest filled in with numpy."""
+    n = len(rows)
+    flags = cols.tcp_flags[rows]
+    has_ws = np.zeros(n, bool)
+    shift = np.full(n, -1, np.int64)
+    at = np.searchsorted(rows, cols.ws_rows)
+    known = (at < n) & (rows[np.minimum(at, n - 1)] == cols.ws_rows) if n else at < 0
+    has_ws[at[known]] = True
+    shift[at[known]] = np.minimum(cols.ws_shift[known], 14)
+    event = np.flatnonzero(has_ws | ((flags & SYN) != 0))
+    stream = cols.stream[rows]
+    aborted = (cols.flags[rows] & TCP_ABORTED) != 0
+    before = np.full(n, -1, np.int8)
+    after = np.full((n, 2), -1, np.int8)
+    state: dict[int, list[int]] = {}
+    for p in event.tolist():
+        ws = state.setdefault(int(stream[p]), [-1, -1])
+        fwd = int(direction[p]) - 1
+        rev = 1 - fwd
+        before[p] = ws[fwd]
+        if has_ws[p]:
+            ws[fwd] = int(shift[p])
+        if flags[p] & SYN and not aborted[p]:
+            if ws[fwd] == -1:
+                ws[fwd] = ws[rev] = -2
+            elif flags[p] & ACK and ws[rev] == -2:
+                ws[fwd] = -2
+        after[p] = ws
+    out = before.copy()
+    if n == 0:
+        return out
+    # Fill the other rows from the latest event of their stream, in stream-sorted order.
+    order = np.argsort(stream, kind="stable")
+    pos = np.arange(n)
+    is_event = np.zeros(n, bool)
+    is_event[event] = True
+    ev_sorted = is_event[order]
+    last = np.maximum.accumulate(np.where(ev_sorted, pos, -1))
+    s_sorted = stream[order]
+    group_start = np.maximum.accumulate(np.where(np.r_[True, s_sorted[1:] != s_sorted[:-1]],
+                                                 pos, 0))
+    fill = ~ev_sorted & (last >= group_start)
+    src_rows = order[last[fill]]
+    tgt = order[fill]
+    out[tgt] = after[src_rows, direction[tgt].astype(np.int64) - 1]
+    return out
+
+
+def _sacks(cols: SummaryColumns, rows: np.ndarray) -> list:
+    """Each row's raw SACK blocks as the analyzer takes them (an empty tuple for most)."""
+    out: list = [()] * len(rows)
+    if len(cols.sack_rows):
+        at = np.searchsorted(rows, cols.sack_rows)
+        ok = (at < len(rows)) & (rows[np.minimum(at, len(rows) - 1)] == cols.sack_rows)
+        blocks: dict[int, list[tuple[int, int]]] = {}
+        for p, left, right in zip(at[ok].tolist(), cols.sack_left[ok].tolist(),
+                                  cols.sack_right[ok].tolist()):
+            blocks.setdefault(p, []).append((left, right))
+        for p, b in blocks.items():
+            out[p] = tuple(b)
+    return out
+
+
+def analyze_tcp(index: FrameSource, cols: SummaryColumns,
+                cancel: threading.Event | None = None,
+                progress: Callable[[float], None] | None = None) -> TcpColumns:
+    """Run TcpAnalyzer over every analyzable segment in frame order; per-frame columns."""
+    n = len(cols)
+    rows = analyzable_rows(cols)
+    direction, pairs = _directions(cols, rows)
+    win_scale = _window_scales(cols, rows, direction)
+    stream = cols.stream[rows]
+    _, first = np.unique(stream, return_index=True)
+    convs: list = [None] * len(rows)
+    for p, a, b in zip(first.tolist(), pairs[first, 0].tolist(), pairs[first, 1].tolist()):
+        convs[p] = (a, b)
+    shown = (cols.flags[rows] & TCP_ABORTED) == 0
+    ts = np.asarray(index.ts_ns, np.int64)
+    inputs = [x.tolist() for x in (rows + 1, ts[rows], stream, direction, cols.tcp_flags[rows],
+                                   cols.seq[rows], cols.ack[rows], cols.window[rows],
+                                   win_scale, cols.plen[rows])]
+    inputs += [convs, _sacks(cols, rows)]
+    an = ta.TcpAnalyzer()
+    feed = an.feed
+    bits: list[int] = []
+    acks: list[int] = []
+    rtt: list[int] = []
+    bif: list[int] = []
+    push: list[int] = []
+    dup: list[tuple[int, int, int]] = []
+    rto: list[tuple[int, int, int]] = []
+    irtt: dict[int, tuple[int, int]] = {}
+    step = 1 << 16
+    for k0 in range(0, len(rows), step):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        if progress is not None:
+            progress(k0 / max(1, len(rows)))
+        for k, (fr, t, s, d, fl, sq, ak, w, ws, ln, conv, sack) in enumerate(
+                zip(*(col[k0:k0 + step] for col in inputs)), k0):
+            b = feed(fr, t, s, d, fl, sq, ak, w, ws, ln, conv, sack)
+            if an.initial_rtt_ns:
+                b |= SHOWN
+                if s not in irtt:
+                    irtt[s] = (an.initial_rtt_ns, k)
+            elif b or an.acks_frame:
+                b |= SHOWN
+            bits.append(b)
+            acks.append(an.acks_frame)
+            rtt.append(an.ack_rtt_ns)
+            bif.append(an.bytes_in_flight)
+            push.append(an.push_bytes_sent)
+            if b & ta.DUPLICATE_ACK:
+                dup.append((k, an.dupack_num, an.dupack_frame))
+            if an.rto_frame:
+                rto.append((k, an.rto_ns, an.rto_frame))
+    out = TcpColumns(
+        bits=np.zeros(n, np.uint32), direction=np.zeros(n, np.uint8),
+        win_scale=np.full(n, -1, np.int8), acks_frame=np.zeros(n, np.uint32),
+        ack_rtt_ns=np.zeros(n, np.int64), bytes_in_flight=np.zeros(n, np.uint32),
+        push_bytes=np.zeros(n, np.uint32),
+        dupack_rows=np.zeros(0, np.int64), dupack_num=np.zeros(0, np.uint32),
+        dupack_frame=np.zeros(0, np.uint32), rto_rows=np.zeros(0, np.int64),
+        rto_ns=np.zeros(0, np.int64), rto_frame=np.zeros(0, np.uint32),
+        irtt_ns=np.zeros(int(cols.stream.max()) + 1 if n else 0, np.int64),
+        irtt_row=np.zeros(int(cols.stream.max()) + 1 if n else 0, np.int64))
+    # A malformed TCP layer: its segment updated the state, but tshark shows no analysis.
+    out.bits[rows] = np.where(shown, np.asarray(bits, np.uint32), 0)
+    out.direction[rows] = direction
+    out.win_scale[rows] = win_scale
+    out.acks_frame[rows] = np.where(shown, np.asarray(acks, np.uint32), 0)
+    out.ack_rtt_ns[rows] = np.where(shown, np.asarray(rtt, np.int64), 0)
+    out.bytes_in_flight[rows] = np.where(shown, np.asarray(bif, np.uint32), 0)
+    out.push_bytes[rows] = np.where(shown, np.asarray(push, np.uint32), 0)
+    if dup:
+        d = np.asarray(dup, np.int64)
+        out.dupack_rows, out.dupack_num, out.dupack_frame = \
+            rows[d[:, 0]], d[:, 1].astype(np.uint32), d[:, 2].astype(np.uint32)
+    if rto:
+        r = np.asarray(rto, np.int64)
+        out.rto_rows, out.rto_ns, out.rto_frame = rows[r[:, 0]], r[:, 1], r[:, 2].astype(np.uint32)
+    for s, (v, k) in irtt.items():
+        out.irtt_ns[s] = v
+        out.irtt_row[s] = rows[k]
+    return out
+
+
+def first_pass(source: str | Path | FrameSource, *, cancel: threading.Event | None = None,
+               progress: Progress | None = None) -> Capture:
+    """Build the store for a capture file (or an already built index)."""
+    from analyzer.capture.index import FrameIndex
+
+    def report(stage: str, fraction: float) -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        if progress is not None:
+            progress(stage, fraction)
+
+    if isinstance(source, (str, Path)):
+        report("index", 0.0)
+        index = FrameIndex(str(source)).build()
+        path = str(source)
+    else:
+        index, path = source, getattr(source, "path", "")
+    report("summary", 0.0)
+    cols = summarize(index, CaptureState())
+    report("tcp", 0.0)
+    tcp = analyze_tcp(index, cols, cancel, lambda f: report("tcp", f))
+    cap = Capture(path, index, cols, tcp)
+    report("done", 1.0)
+    return cap
