@@ -118,3 +118,17 @@ def test_direction_and_window_scale_columns() -> None:
     assert t.win_scale[tcp[0]] == -1 and t.win_scale[tcp[1]] == -1
     assert (t.win_scale[tcp[2:]] >= 0).all()
     assert cap.nbytes / len(cap) < 150
+
+
+@pytest.mark.parametrize("name", ["bulk_lossy_receiver.pcap", "http_new_conn_per_request.pcap",
+                                  "demo.pcapng"])
+def test_two_processes_give_the_same_columns(name: str) -> None:
+    """Big captures split the address/port pairs over a forked process: same results."""
+    from analyzer.capture.index import FrameIndex
+    from analyzer.engine.firstpass import analyze_tcp
+    from analyzer.engine.summary import summarize
+    index = FrameIndex(str(ROOT / "sample_pcaps" / name)).build()
+    cols = summarize(index)
+    one, two = analyze_tcp(index, cols, workers=1), analyze_tcp(index, cols, workers=2)
+    for key, value in vars(one).items():
+        assert np.array_equal(value, getattr(two, key)), key

@@ -11,6 +11,9 @@ with numpy (directions, window scaling, SACK blocks) and fed as plain lists.
 """
 from __future__ import annotations
 
+import os
+import pickle
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,9 +179,9 @@ def _window_scales(cols: SummaryColumns, rows: np.ndarray, direction: np.ndarray
     return out
 
 
-def _sacks(cols: SummaryColumns, rows: np.ndarray) -> list:
-    """Each row's raw SACK blocks as the analyzer takes them (an empty tuple for most)."""
-    out: list = [()] * len(rows)
+def _sacks(cols: SummaryColumns, rows: np.ndarray) -> dict[int, tuple[tuple[int, int], ...]]:
+    """Raw SACK blocks by position in `rows`, for the rows that carry them."""
+    out: dict[int, tuple[tuple[int, int], ...]] = {}
     if len(cols.sack_rows):
         at = np.searchsorted(rows, cols.sack_rows)
         ok = (at < len(rows)) & (rows[np.minimum(at, len(rows) - 1)] == cols.sack_rows)
@@ -191,25 +194,26 @@ def _sacks(cols: SummaryColumns, rows: np.ndarray) -> list:
     return out
 
 
-def analyze_tcp(index: FrameSource, cols: SummaryColumns,
-                cancel: threading.Event | None = None,
-                progress: Callable[[float], None] | None = None) -> TcpColumns:
-    """Run TcpAnalyzer over every analyzable segment in frame order; per-frame columns."""
-    n = len(cols)
-    rows = analyzable_rows(cols)
-    direction, pairs = _directions(cols, rows)
-    win_scale = _window_scales(cols, rows, direction)
-    stream = cols.stream[rows]
-    _, first = np.unique(stream, return_index=True)
-    convs: list = [None] * len(rows)
-    for p, a, b in zip(first.tolist(), pairs[first, 0].tolist(), pairs[first, 1].tolist()):
-        convs[p] = (a, b)
-    shown = (cols.flags[rows] & TCP_ABORTED) == 0
-    ts = np.asarray(index.ts_ns, np.int64)
-    inputs = [x.tolist() for x in (rows + 1, ts[rows], stream, direction, cols.tcp_flags[rows],
-                                   cols.seq[rows], cols.ack[rows], cols.window[rows],
-                                   win_scale, cols.plen[rows])]
-    inputs += [convs, _sacks(cols, rows)]
+@dataclass
+class _Part:
+    """The analysis of some of the analyzable rows (positions into them), from one process."""
+
+    pos: np.ndarray    # int64 positions
+    bits: np.ndarray   # uint32
+    acks: np.ndarray   # uint32
+    rtt: np.ndarray    # int64
+    bif: np.ndarray    # uint32
+    push: np.ndarray   # uint32
+    dup: np.ndarray    # int64 (k, 3): position, dupack_num, dupack_frame
+    rto: np.ndarray    # int64 (k, 3): position, rto_ns, rto_frame
+    irtt: np.ndarray   # int64 (k, 3): stream, initial RTT, position that completed it
+
+
+def _analyze(cols: dict[str, np.ndarray], convs: dict[int, tuple[int, int]],
+             sacks: dict[int, tuple[tuple[int, int], ...]], pos: np.ndarray,
+             cancel: threading.Event | None, progress: Callable[[float], None] | None) -> _Part:
+    """Feed the segments at `pos` (frame order) to one TcpAnalyzer; every stream of an
+    address/port pair must be in the same call, so reused ports are seen."""
     an = ta.TcpAnalyzer()
     feed = an.feed
     bits: list[int] = []
@@ -221,14 +225,15 @@ def analyze_tcp(index: FrameSource, cols: SummaryColumns,
     rto: list[tuple[int, int, int]] = []
     irtt: dict[int, tuple[int, int]] = {}
     step = 1 << 16
-    for k0 in range(0, len(rows), step):
+    for k0 in range(0, len(pos), step):
         if cancel is not None and cancel.is_set():
             raise Cancelled
         if progress is not None:
-            progress(k0 / max(1, len(rows)))
-        for k, (fr, t, s, d, fl, sq, ak, w, ws, ln, conv, sack) in enumerate(
-                zip(*(col[k0:k0 + step] for col in inputs)), k0):
-            b = feed(fr, t, s, d, fl, sq, ak, w, ws, ln, conv, sack)
+            progress(k0 / max(1, len(pos)))
+        chunk = pos[k0:k0 + step]
+        inputs = [cols[name][chunk].tolist() for name in _FEED]
+        for k, fr, t, s, d, fl, sq, ak, w, ws, ln in zip(chunk.tolist(), *inputs):
+            b = feed(fr, t, s, d, fl, sq, ak, w, ws, ln, convs.get(k), sacks.get(k, ()))
             if an.initial_rtt_ns:
                 b |= SHOWN
                 if s not in irtt:
@@ -244,6 +249,123 @@ def analyze_tcp(index: FrameSource, cols: SummaryColumns,
                 dup.append((k, an.dupack_num, an.dupack_frame))
             if an.rto_frame:
                 rto.append((k, an.rto_ns, an.rto_frame))
+    return _Part(pos, np.asarray(bits, np.uint32), np.asarray(acks, np.uint32),
+                 np.asarray(rtt, np.int64), np.asarray(bif, np.uint32),
+                 np.asarray(push, np.uint32), np.asarray(dup, np.int64).reshape(-1, 3),
+                 np.asarray(rto, np.int64).reshape(-1, 3),
+                 np.asarray([(s, v, k) for s, (v, k) in irtt.items()], np.int64).reshape(-1, 3))
+
+
+# The analyzer's inputs, per analyzable row, in `feed`'s order after the position.
+_FEED = ("frame", "ts", "stream", "direction", "flags", "seq", "ack", "window", "win_scale",
+         "len")
+PARALLEL_MIN = 200_000   # segments below which a second process is not worth its start
+
+
+def _split(pairs: np.ndarray, parts: int) -> list[np.ndarray]:
+    """Positions split into `parts` groups of about equal size, whole address/port pairs
+    per group (largest pairs first, each to the lightest group)."""
+    key = pairs[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ pairs[:, 1]
+    uniq, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+    group = np.zeros(len(uniq), np.int64)
+    load = [0] * parts
+    for u in np.argsort(-counts, kind="stable").tolist():
+        g = load.index(min(load))
+        group[u] = g
+        load[g] += int(counts[u])
+    which = group[inv.reshape(-1)]
+    return [np.flatnonzero(which == g) for g in range(parts)]
+
+
+def _in_child(fn: Callable[[], _Part]) -> Callable[[], _Part] | None:
+    """Run fn in a forked process; returns a function that waits for its result (None when
+    this system cannot fork). The child shares the parent's memory copy-on-write, so it
+    starts with every column already built."""
+    if not hasattr(os, "fork"):
+        return None
+    r, w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return None
+    if pid == 0:   # the child: compute, send, leave without running the parent's cleanup
+        code = 1
+        try:
+            os.close(r)
+            with os.fdopen(w, "wb") as out:
+                pickle.dump(fn(), out, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+
+    def wait() -> _Part:
+        try:
+            with os.fdopen(r, "rb") as inp:
+                part = pickle.load(inp)
+        finally:
+            os.waitpid(pid, 0)
+        return part
+
+    def kill() -> None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+
+    wait.kill = kill  # type: ignore[attr-defined]
+    return wait
+
+
+def analyze_tcp(index: FrameSource, cols: SummaryColumns,
+                cancel: threading.Event | None = None,
+                progress: Callable[[float], None] | None = None,
+                workers: int | None = None) -> TcpColumns:
+    """Run TcpAnalyzer over every analyzable segment in frame order; per-frame columns.
+
+    Streams are independent, so on a big capture half of the address/port pairs go to a
+    forked process (the analyzer is pure Python: one core runs ~150k segments/s).
+    """
+    n = len(cols)
+    rows = analyzable_rows(cols)
+    direction, pairs = _directions(cols, rows)
+    win_scale = _window_scales(cols, rows, direction)
+    stream = cols.stream[rows]
+    _, first = np.unique(stream, return_index=True)
+    convs = {p: (a, b) for p, a, b in zip(first.tolist(), pairs[first, 0].tolist(),
+                                          pairs[first, 1].tolist())}
+    sacks = _sacks(cols, rows)
+    feed_cols = {"frame": rows + 1, "ts": np.asarray(index.ts_ns, np.int64)[rows],
+                 "stream": stream, "direction": direction, "flags": cols.tcp_flags[rows],
+                 "seq": cols.seq[rows], "ack": cols.ack[rows], "window": cols.window[rows],
+                 "win_scale": win_scale, "len": cols.plen[rows]}
+    if workers is None:
+        workers = 2 if len(rows) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1 else 1
+    groups = _split(pairs, 2) if workers > 1 else [np.arange(len(rows))]
+    child = None
+    if len(groups) > 1:
+        g1 = groups[1]
+        child = _in_child(lambda: _analyze(feed_cols, convs, sacks, g1, None, None))
+        if child is None:
+            groups = [np.arange(len(rows))]
+    try:
+        parts = [_analyze(feed_cols, convs, sacks, groups[0], cancel, progress)]
+    except BaseException:
+        if child is not None:
+            child.kill()  # type: ignore[attr-defined]
+        raise
+    if child is not None:
+        parts.append(child())
+    return _columns(n, cols, rows, direction, win_scale, parts)
+
+
+def _columns(n: int, cols: SummaryColumns, rows: np.ndarray, direction: np.ndarray,
+             win_scale: np.ndarray, parts: list[_Part]) -> TcpColumns:
+    """Scatter the parts' results into per-frame columns."""
+    nstreams = int(cols.stream.max()) + 1 if n else 0
     out = TcpColumns(
         bits=np.zeros(n, np.uint32), direction=np.zeros(n, np.uint8),
         win_scale=np.full(n, -1, np.int8), acks_frame=np.zeros(n, np.uint32),
@@ -252,26 +374,31 @@ def analyze_tcp(index: FrameSource, cols: SummaryColumns,
         dupack_rows=np.zeros(0, np.int64), dupack_num=np.zeros(0, np.uint32),
         dupack_frame=np.zeros(0, np.uint32), rto_rows=np.zeros(0, np.int64),
         rto_ns=np.zeros(0, np.int64), rto_frame=np.zeros(0, np.uint32),
-        irtt_ns=np.zeros(int(cols.stream.max()) + 1 if n else 0, np.int64),
-        irtt_row=np.zeros(int(cols.stream.max()) + 1 if n else 0, np.int64))
-    # A malformed TCP layer: its segment updated the state, but tshark shows no analysis.
-    out.bits[rows] = np.where(shown, np.asarray(bits, np.uint32), 0)
+        irtt_ns=np.zeros(nstreams, np.int64), irtt_row=np.zeros(nstreams, np.int64))
     out.direction[rows] = direction
     out.win_scale[rows] = win_scale
-    out.acks_frame[rows] = np.where(shown, np.asarray(acks, np.uint32), 0)
-    out.ack_rtt_ns[rows] = np.where(shown, np.asarray(rtt, np.int64), 0)
-    out.bytes_in_flight[rows] = np.where(shown, np.asarray(bif, np.uint32), 0)
-    out.push_bytes[rows] = np.where(shown, np.asarray(push, np.uint32), 0)
-    if dup:
-        d = np.asarray(dup, np.int64)
-        out.dupack_rows, out.dupack_num, out.dupack_frame = \
-            rows[d[:, 0]], d[:, 1].astype(np.uint32), d[:, 2].astype(np.uint32)
-    if rto:
-        r = np.asarray(rto, np.int64)
-        out.rto_rows, out.rto_ns, out.rto_frame = rows[r[:, 0]], r[:, 1], r[:, 2].astype(np.uint32)
-    for s, (v, k) in irtt.items():
-        out.irtt_ns[s] = v
-        out.irtt_row[s] = rows[k]
+    # A malformed TCP layer: its segment updated the state, but tshark shows no analysis.
+    aborted = (cols.flags & TCP_ABORTED) != 0
+    dup, rto = [], []
+    for part in parts:
+        r = rows[part.pos]
+        keep = ~aborted[r]
+        out.bits[r] = np.where(keep, part.bits, 0)
+        out.acks_frame[r] = np.where(keep, part.acks, 0)
+        out.ack_rtt_ns[r] = np.where(keep, part.rtt, 0)
+        out.bytes_in_flight[r] = np.where(keep, part.bif, 0)
+        out.push_bytes[r] = np.where(keep, part.push, 0)
+        dup.append(part.dup)
+        rto.append(part.rto)
+        out.irtt_ns[part.irtt[:, 0]] = part.irtt[:, 1]
+        out.irtt_row[part.irtt[:, 0]] = rows[part.irtt[:, 2]]
+    d = np.concatenate(dup)
+    d = d[np.argsort(d[:, 0], kind="stable")]
+    out.dupack_rows = rows[d[:, 0]]
+    out.dupack_num, out.dupack_frame = d[:, 1].astype(np.uint32), d[:, 2].astype(np.uint32)
+    r = np.concatenate(rto)
+    r = r[np.argsort(r[:, 0], kind="stable")]
+    out.rto_rows, out.rto_ns, out.rto_frame = rows[r[:, 0]], r[:, 1], r[:, 2].astype(np.uint32)
     return out
 
 

@@ -15,6 +15,7 @@ list of unacknowledged segments (at most 1000 per direction, as Wireshark).
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -86,8 +87,9 @@ class _Flow:
 
     __slots__ = ("base_seq", "base_set", "dupacknum", "lastack", "lastacktime",
                  "lastnondupack", "lastsegflags", "maxseqtobeacked", "nextseq",
-                 "nextseqframe", "nextseqtime", "ordered", "push_bytes", "push_last", "sack",
-                 "u_frame", "u_next", "u_seq", "u_ts", "valid_bif", "win_scale", "window")
+                 "max_key", "nextseqframe", "nextseqtime", "ordered", "push_bytes", "push_last",
+                 "sack", "u_frame", "u_key", "u_next", "u_seq", "u_ts", "valid_bif",
+                 "win_scale", "window")
 
     def __init__(self) -> None:
         self.base_seq = 0
@@ -107,14 +109,18 @@ class _Flow:
         self.push_bytes = 0       # bytes sent since the last PSH run (push_bytes_sent)
         self.push_last = False    # the previous data segment had PSH
         self.sack: Sequence[tuple[int, int]] = ()   # SACK blocks of the last segment
-        # Unacknowledged segments, oldest first (Wireshark walks its list newest first).
-        # `ordered`: each starts at or after the previous one's end and they span less than
-        # 2**30, so an ACK can only remove a prefix and trim the first survivor (the common
-        # case, done without walking the whole list).
+        # Unacknowledged segments (Wireshark keeps a list newest first and walks all of it
+        # on every ACK). `ordered`: they are kept sorted by sequence number, `u_key` being
+        # each one's offset from the base, and span less than 2**30, so an ACK only touches
+        # the entries that start before it, and the lowest start and the highest end
+        # (`max_key`) are at hand. Otherwise (a span past the base's wrap) they are in
+        # arrival order and walked whole, as Wireshark does.
         self.u_seq: list[int] = []
         self.u_next: list[int] = []
         self.u_frame: list[int] = []
         self.u_ts: list[int] = []
+        self.u_key: list[int] = []
+        self.max_key = 0
         self.ordered = True
 
 
@@ -297,7 +303,9 @@ class TcpAnalyzer:
                 # from the eldest unacknowledged segment (else from the highest one).
                 out |= RETRANSMISSION
                 if fwd.u_ts:
-                    self.rto_ns, self.rto_frame = ts_ns - fwd.u_ts[0], fwd.u_frame[0]
+                    eldest = fwd.u_frame.index(min(fwd.u_frame))
+                    self.rto_ns = ts_ns - fwd.u_ts[eldest]
+                    self.rto_frame = fwd.u_frame[eldest]
                 else:
                     self.rto_ns, self.rto_frame = ts_ns - fwd.nextseqtime, fwd.nextseqframe
 
@@ -308,15 +316,7 @@ class TcpAnalyzer:
         if (seglen or synfin) and len(useq) < MAX_UNACKED:
             if synfin:
                 end = (end + 1) & M
-            if not useq:
-                fwd.ordered = True
-            elif fwd.ordered:
-                fwd.ordered = (seq - fwd.u_next[-1]) & M < _HALF \
-                    and (end - useq[0]) & M < _ORDERED_SPAN
-            useq.append(seq)
-            fwd.u_next.append(end)
-            fwd.u_frame.append(frame)
-            fwd.u_ts.append(ts_ns)
+            self._unacked(fwd, frame, ts_ns, seq, end)
         if not out & ZERO_WINDOW_PROBE:
             if not nextseq or 0 < (end - nextseq) & M < _HALF:
                 fwd.nextseq = end
@@ -343,34 +343,77 @@ class TcpAnalyzer:
             out &= ~DUPLICATE_ACK   # the parked counter wrapped to 0: tshark shows nothing
         return out
 
+    @staticmethod
+    def _unacked(fwd: _Flow, frame: int, ts_ns: int, seq: int, end: int) -> None:
+        """Add a segment to the sender's unacknowledged list (see _Flow.ordered)."""
+        M = _M32
+        useq = fwd.u_seq
+        if not useq:
+            fwd.ordered = True
+            fwd.max_key = 0
+        if fwd.ordered:
+            key = (seq - fwd.base_seq) & M
+            end_key = key + ((end - seq) & M)
+            keys = fwd.u_key
+            if useq and max(end_key, fwd.max_key) - min(key, keys[0]) >= _ORDERED_SPAN:
+                fwd.ordered = False     # too wide to sort: arrival order from now on
+            else:
+                if end_key > fwd.max_key:
+                    fwd.max_key = end_key
+                if not keys or key >= keys[-1]:
+                    keys.append(key)
+                else:                   # a resend: into its place by sequence number
+                    i = bisect_right(keys, key)
+                    keys.insert(i, key)
+                    useq.insert(i, seq)
+                    fwd.u_next.insert(i, end)
+                    fwd.u_frame.insert(i, frame)
+                    fwd.u_ts.insert(i, ts_ns)
+                    return
+        useq.append(seq)
+        fwd.u_next.append(end)
+        fwd.u_frame.append(frame)
+        fwd.u_ts.append(ts_ns)
+
     def _acked(self, ts_ns: int, rev: _Flow, ack: int) -> None:
         """Drop the peer's segments this ACK covers, trim a partly covered one; an exact
-        match gives acks_frame and ack_rtt (the oldest exact match wins, as in Wireshark's
-        newest-first walk)."""
+        match gives acks_frame and ack_rtt (the oldest such segment, as Wireshark's
+        newest-first walk leaves it)."""
         M = _M32
-        useq, unext = rev.u_seq, rev.u_next
+        useq, unext, uframe = rev.u_seq, rev.u_next, rev.u_frame
         if rev.ordered:
+            # Only entries starting before the ACK can be covered; they are the first ones.
             k, n = 0, len(useq)
-            while k < n:
+            kept: list[int] = []
+            match = -1
+            while k < n and 0 < (ack - useq[k]) & M < _HALF:
                 d = (ack - unext[k]) & M
-                if d == 0:           # exactly this segment's end: later ones start beyond
-                    self.acks_frame = rev.u_frame[k]
-                    self.ack_rtt_ns = ts_ns - rev.u_ts[k]
-                    k += 1
-                    break
-                if d >= _HALF:       # ends beyond the ACK: trim it if the ACK is inside
-                    if 0 < (ack - useq[k]) & M < _HALF:
-                        useq[k] = ack
-                    break
+                if d == 0:
+                    if match < 0 or uframe[k] < uframe[match]:
+                        match = k
+                elif d >= _HALF:     # ends beyond the ACK: keep the rest of it
+                    kept.append(k)
                 k += 1
-            if k:
-                del useq[:k], unext[:k], rev.u_frame[:k], rev.u_ts[:k]
+            if match >= 0:
+                self.acks_frame = uframe[match]
+                self.ack_rtt_ns = ts_ns - rev.u_ts[match]
+            if kept:
+                ak = (ack - rev.base_seq) & M
+                for lst in (useq, unext, uframe, rev.u_ts, rev.u_key):
+                    lst[:k] = [lst[i] for i in kept]
+                for i in range(len(kept)):
+                    useq[i] = ack
+                    rev.u_key[i] = ak
+            elif k:
+                del useq[:k], unext[:k], uframe[:k], rev.u_ts[:k], rev.u_key[:k]
+            if not useq:
+                rev.ordered = True
             return
         i = len(useq) - 1
         while i >= 0:
             nxt = unext[i]
             if ack == nxt:
-                self.acks_frame = rev.u_frame[i]
+                self.acks_frame = uframe[i]
                 self.ack_rtt_ns = ts_ns - rev.u_ts[i]
             elif 0 < (ack - useq[i]) & M < _HALF and not 0 < (ack - nxt) & M < _HALF:
                 useq[i] = ack          # partly acknowledged: keep the rest
@@ -379,10 +422,11 @@ class TcpAnalyzer:
             elif 0 < (nxt - ack) & M < _HALF:
                 i -= 1
                 continue
-            del useq[i], unext[i], rev.u_frame[i], rev.u_ts[i]
+            del useq[i], unext[i], uframe[i], rev.u_ts[i]
             i -= 1
         if not useq:
             rev.ordered = True
+            rev.u_key.clear()
 
     def _in_flight(self, fwd: _Flow, rev: _Flow, flags: int, seglen: int) -> None:
         """Bytes in flight after a data segment: the span of this side's unacked data,
@@ -400,10 +444,9 @@ class TcpAnalyzer:
         else:
             fwd.push_bytes += seglen
         base = fwd.base_seq
-        first = last = -1
-        if fwd.ordered:
-            first, last = (fwd.u_seq[0] - base) & M, (fwd.u_next[-1] - base) & M
-        if first > last or first < 0:   # unordered, or wrapped past the base: scan
+        if fwd.ordered and fwd.max_key <= M:
+            first, last = fwd.u_key[0], fwd.max_key
+        else:                           # arrival order, or past the base's wrap: scan
             first = min((s - base) & M for s in fwd.u_seq)
             last = max((n - base) & M for n in fwd.u_next)
         in_flight = (last - first) & M
