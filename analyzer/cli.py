@@ -47,13 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="A Wireshark-grade packet analyzer for the terminal.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _read_parser(sub)
+    from .reportcmd import add_parser
+    add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     # `wirelens FILE` (no command) reads the file; the TUI takes this over when it lands.
-    if args_list and args_list[0] not in ("read", "-h", "--help") and \
+    if args_list and args_list[0] not in ("read", "report", "-h", "--help") and \
             not args_list[0].startswith("-"):
         args_list = ["read", "-r", *args_list]
     parser = build_parser()
@@ -62,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command == "report":
+            from .reportcmd import run_report
+            return run_report(args)
         from .readcmd import run_read
         return run_read(args)
     except UsageError as e:

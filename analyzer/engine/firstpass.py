@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,8 +88,9 @@ class Capture:
     index: FrameSource
     cols: SummaryColumns
     tcp: TcpColumns
-    conversations: object = None       # analyzer.engine.conversations.ConversationTable
-    findings: list = field(default_factory=list)
+    flows: Any = None           # tcp_flows.StreamTable: per-connection facts
+    conversations: Any = None   # conversations.ConversationTable: TCP and UDP, tshark's counts
+    findings: list = field(default_factory=list)   # findings.Finding, report order
 
     def __len__(self) -> int:
         return len(self.index)
@@ -424,5 +426,11 @@ def first_pass(source: str | Path | FrameSource, *, cancel: threading.Event | No
     report("tcp", 0.0)
     tcp = analyze_tcp(index, cols, cancel, lambda f: report("tcp", f))
     cap = Capture(path, index, cols, tcp)
+    from . import conversations, diagnoses, findings, tcp_flows
+    report("conversations", 0.0)
+    cap.conversations = conversations.conversations(index, cols)
+    cap.flows = tcp_flows.build(cap)
+    report("findings", 0.0)
+    cap.findings = findings.ordered(diagnoses.diagnose(cap, cap.flows))
     report("done", 1.0)
     return cap
