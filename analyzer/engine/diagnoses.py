@@ -541,12 +541,18 @@ def _invisible_rtos(ctx: _Ctx) -> list[tuple[int, int]]:
 
 
 def _ip_id(ctx: _Ctx, row: int) -> int | None:
-    """The IPv4 identification of a frame, read from its bytes (Ethernet, VLAN, SLL, raw)."""
-    from dissectors import CaptureState, dissect_frame
+    """The IPv4 identification of a frame: read in place behind Ethernet (with one 802.1Q
+    tag), else from the dissectors."""
     idx = ctx.cap.index
-    root, _pkt = dissect_frame(idx.frame(row), number=row + 1, ts_ns=int(ctx.ts[row]),
-                               origlen=int(idx.origlens[row]),
-                               linktype=int(list(idx.linktypes)[int(idx.ifaces[row])]),
+    data = idx.frame(row)
+    linktype = int(list(idx.linktypes)[int(idx.ifaces[row])])
+    if linktype == 1 and len(data) >= 38:
+        off = 18 if data[12:14] == b"\x81\x00" else 14
+        if data[off - 2:off] == b"\x08\x00" and data[off] >> 4 == 4:
+            return int.from_bytes(data[off + 4:off + 6], "big")
+    from dissectors import CaptureState, dissect_frame
+    root, _pkt = dissect_frame(data, number=1, ts_ns=int(ctx.ts[row]),
+                               origlen=int(idx.origlens[row]), linktype=linktype,
                                iface=int(idx.ifaces[row]), state=CaptureState(), tree=True)
     node = root.find("ip.id") if root is not None else None
     return int(node.value) if node is not None else None

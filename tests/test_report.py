@@ -1,0 +1,71 @@
+"""`wirelens report`: text for people, one JSON object for scripts, exit codes for CI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_pcaps"
+
+FINDING_KEYS = {"id", "severity", "summary", "explanation", "remedy", "responsible",
+                "confidence", "stream", "flow", "frames", "metrics"}
+CONV_KEYS = {"stream", "proto", "client", "server", "state", "history", "packets", "bytes_c2s",
+             "bytes_s2c", "start", "duration", "handshake_rtt_ms", "retransmissions",
+             "zero_window_ms", "rst_from"}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "analyzer.cli", "report", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_json_contract() -> None:
+    r = _run(str(SAMPLES / "resets.pcap"), "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert set(doc["capture"]) >= {"file", "packets", "first", "last", "duration"}
+    assert doc["capture"]["packets"] == 40
+    assert doc["findings"] and all(FINDING_KEYS <= set(f) for f in doc["findings"])
+    assert {f["id"] for f in doc["findings"]} >= {"wirelens.rst.unread_data", "wirelens.rst.abort",
+                                                  "wirelens.rst.closed_port_data",
+                                                  "wirelens.rst.idle_timeout"}
+    convs = doc["conversations"]
+    assert len(convs) == 4 and all(CONV_KEYS <= set(c) for c in convs)
+    assert all(c["client"].startswith("10.77.1.1:") and c["rst_from"] for c in convs)
+    assert {c["state"] for c in convs} == {"RSTR"}
+
+
+def test_conversation_counts_add_up_to_the_capture() -> None:
+    doc = json.loads(_run(str(SAMPLES / "http_keepalive.pcap"), "--json").stdout)
+    (conv,) = [c for c in doc["conversations"] if c["proto"] == "tcp"]
+    assert conv["state"] == "SF" and conv["handshake_rtt_ms"] > 25
+    assert sum(c["packets"] for c in doc["conversations"]) <= doc["capture"]["packets"]
+
+
+@pytest.mark.parametrize("fail_on,code", [("error", 1), ("warn", 1), (None, 0)])
+def test_fail_on_exit_status(fail_on: str | None, code: int) -> None:
+    args = [str(SAMPLES / "refused.pcap")] + (["--fail-on", fail_on] if fail_on else [])
+    assert _run(*args).returncode == code
+
+
+def test_fail_on_passes_healthy_traffic() -> None:
+    assert _run(str(SAMPLES / "http_keepalive.pcap"), "--fail-on", "warn").returncode == 0
+
+
+def test_text_groups_by_severity_then_lists_conversations() -> None:
+    r = _run(str(SAMPLES / "demo.pcapng"))
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert text.index("Errors (1)") < text.index("Warnings (") < text.index("Conversations (")
+    assert "wirelens.conn.refused" in text and "why:" in text and "do:" in text
+
+
+@pytest.mark.parametrize("args", [["/nonexistent.pcap"], [str(ROOT / "README.md")]])
+def test_bad_input_is_one_line_and_exit_2(args: list[str]) -> None:
+    r = _run(*args)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
