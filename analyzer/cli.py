@@ -38,6 +38,9 @@ def _read_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-t", dest="time_format", default="r", choices=TIME_FORMATS,
                    help="time format: r relative, a/ad absolute (local), u/ud UTC, d delta, "
                         "dd delta displayed, e epoch")
+    p.add_argument("-2", dest="two_pass", action="store_true",
+                   help="analyze the whole file first (like tshark -2) and show wirelens "
+                        "diagnoses on the frames they rest on")
     p.add_argument("-n", dest="no_resolve", action="store_true",
                    help="accepted for tshark compatibility: wirelens never resolves names")
 

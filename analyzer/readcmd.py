@@ -36,6 +36,9 @@ def _digits(reader, iface: int) -> int:
 
 def run_read(args: argparse.Namespace) -> int:
     fmt = FieldsFormat.parse(args.fieldopts)
+    if any(name.startswith("wirelens.") for name in args.fields):
+        from .engine.firstpass import register_analyzers
+        register_analyzers()
     if args.format == "fields":
         if not args.fields:
             raise UsageError("-T fields needs at least one -e FIELD")
@@ -44,7 +47,18 @@ def run_read(args: argparse.Namespace) -> int:
         raise UsageError("-e needs -T fields")
     if args.count is not None and args.count < 1:
         raise UsageError("-c needs a positive packet count")
-    if args.format == "fields" and not args.write and args.file != "-" and \
+    two_pass = getattr(args, "two_pass", False)
+    finder = None
+    if two_pass:
+        if args.file == "-":
+            raise UsageError("-2 needs a file: the first pass reads it twice")
+        from .engine.annotate import FindingAnnotator
+        from .engine.firstpass import first_pass
+        try:
+            finder = FindingAnnotator(first_pass(args.file))
+        except CaptureError as e:
+            raise UsageError(str(e)) from None
+    if args.format == "fields" and not args.write and args.file != "-" and not two_pass and \
             _column_backed(args.fields, fmt):
         served = _fields_from_columns(args, fmt)
         if served is not None:
@@ -63,7 +77,7 @@ def run_read(args: argparse.Namespace) -> int:
                 raise UsageError(str(e)) from None
             except OSError as e:
                 raise UsageError(f"cannot write {args.write}: {e.strerror or e}") from None
-        n = _loop(args, reader, writer, fmt, out)
+        n = _loop(args, reader, writer, fmt, out, finder)
     finally:
         if writer is not None:
             writer.close()
@@ -102,7 +116,7 @@ def _fields_from_columns(args: argparse.Namespace, fmt: FieldsFormat) -> int | N
     return 0
 
 
-def _loop(args, reader, writer, fmt: FieldsFormat, out) -> int:
+def _loop(args, reader, writer, fmt: FieldsFormat, out, finder=None) -> int:
     want_tree = args.verbose or args.format == "json" or (
         args.format == "fields" and not set(args.fields) <= _NO_TREE_FIELDS)
     summary = args.format == "text" and (writer is None or args.print_summary) and \
@@ -124,6 +138,8 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out) -> int:
                                   has_ts=f.has_ts, iface_name=_iface_name(reader, f.iface),
                                   state=state, tree=want_tree)
         annotate(root, pkt)
+        if finder is not None:
+            finder(root, pkt)
         if first_ns is None:
             first_ns = prev_ns = f.ts_ns
         disp_ns = state.prev_displayed_ts_ns if state.prev_displayed_ts_ns is not None \

@@ -69,3 +69,30 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str]) -> None:
     r = _run(*args)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def _read(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "analyzer.cli", "read", *args], cwd=ROOT,
+                          capture_output=True, timeout=120, input=stdin)
+
+
+def test_read_two_pass_marks_the_frames_of_a_finding() -> None:
+    """-2: frames a finding rests on get an Info suffix and a filterable tree item."""
+    r = _read("-r", str(SAMPLES / "refused.pcap"), "-2")
+    lines = r.stdout.decode().splitlines()
+    marked = [ln.split()[0] for ln in lines if ln.endswith("[Connection refused]")]
+    assert marked == ["1", "2", "13", "14"]
+    r = _read("-r", str(SAMPLES / "resets.pcap"), "-2", "-T", "fields", "-e", "frame.number",
+              "-e", "wirelens.rst.idle_timeout", "-e", "wirelens.explanation")
+    rows = [ln.split("\t") for ln in r.stdout.decode().splitlines()]
+    idle = [row for row in rows if row[1] == "1"]
+    assert [row[0] for row in idle] == ["39", "40"] and "idle timeout" in idle[0][2]
+    # without -2 nothing of ours is added: the output stays tshark's
+    plain = _read("-r", str(SAMPLES / "refused.pcap")).stdout.decode()
+    assert "[Connection refused]" not in plain
+
+
+def test_read_two_pass_needs_a_file() -> None:
+    data = (SAMPLES / "refused.pcap").read_bytes()
+    r = _read("-r", "-", "-2", stdin=data)
+    assert r.returncode == 2 and b"-2 needs a file" in r.stderr

@@ -8,7 +8,9 @@ from the first pass's per-frame columns.
 """
 from __future__ import annotations
 
-from dissectors.fields import FT, REGISTRY, Severity, expert, field
+from typing import Any
+
+from dissectors.fields import FT, REGISTRY, Severity, expert, field, protocol
 from dissectors.packet import Packet
 from dissectors.tree import Node
 
@@ -248,3 +250,34 @@ def _before_payload(tcp: Node) -> None:
         if node.spec is not None and node.spec.abbrev == "tcp.payload":
             kids.insert(i, kids.pop())
             return
+
+
+WIRELENS = protocol("wirelens", "wirelens diagnoses",
+                    explain="What this packet means for the service, beyond Wireshark's expert "
+                            "items: the diagnoses `wirelens report` lists, on the frames they "
+                            "rest on.")
+WHY = field("wirelens.explanation", "Why", FT.STRING)
+DO = field("wirelens.remedy", "What to do", FT.STRING)
+
+
+class FindingAnnotator:
+    """Shows the first pass's findings on the frames they rest on (`read -2`): a short
+    suffix in Info, like Wireshark's "[TCP Retransmission]", and a "wirelens diagnoses"
+    subtree with each finding, its explanation and remedy (filterable by its id)."""
+
+    def __init__(self, capture: Any) -> None:
+        self.capture = capture
+
+    def __call__(self, root: Node | None, pkt: Packet) -> None:
+        found = self.capture.findings_of(pkt.number - 1)
+        if not found:
+            return
+        for f in found:
+            pkt.append_info(f"[{f.spec.summary}]")
+        if root is None:
+            return
+        t = root.add(WIRELENS, 0, 0, None, "wirelens diagnoses", generated=True)
+        for f in found:
+            e = t.add_expert(f.spec, 0, 0, f"{f.spec.summary}: {f.summary}")
+            e.add(WHY, 0, 0, f.explanation or f.spec.explain, generated=True)
+            e.add(DO, 0, 0, f.remedy or f.spec.remedy, generated=True)

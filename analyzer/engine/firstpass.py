@@ -91,9 +91,30 @@ class Capture:
     flows: Any = None           # tcp_flows.StreamTable: per-connection facts
     conversations: Any = None   # conversations.ConversationTable: TCP and UDP, tshark's counts
     findings: list = field(default_factory=list)   # findings.Finding, report order
+    _by_row: dict | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def findings_of(self, row: int) -> list:
+        """The findings frame `row` takes part in (each lists at most MAX_FRAMES frames)."""
+        if self._by_row is None:
+            by_row: dict[int, list] = {}
+            for f in self.findings:
+                for fr in f.frames:
+                    by_row.setdefault(fr - 1, []).append(f)
+            self._by_row = by_row
+        return self._by_row.get(row, [])
+
+    def finding_rows(self, abbrev: str) -> np.ndarray:
+        """Rows (frame number - 1) that findings of one kind rest on, for filters."""
+        rows = {fr - 1 for f in self.findings if f.id == abbrev for fr in f.frames}
+        return np.asarray(sorted(rows), np.int64)
+
+    @property
+    def tcp_bits(self) -> np.ndarray:
+        """The tcp.analysis.* flag bits per frame row (without the SHOWN marker)."""
+        return self.tcp.bits & np.uint32(~SHOWN & 0xFFFFFFFF)
 
     @property
     def nbytes(self) -> int:
@@ -404,6 +425,11 @@ def _columns(n: int, cols: SummaryColumns, rows: np.ndarray, direction: np.ndarr
     return out
 
 
+def register_analyzers() -> None:
+    """Import every analyzer, so its finding kinds are registered fields."""
+    from . import diagnoses  # noqa: F401
+
+
 def first_pass(source: str | Path | FrameSource, *, cancel: threading.Event | None = None,
                progress: Progress | None = None) -> Capture:
     """Build the store for a capture file (or an already built index)."""
@@ -426,6 +452,7 @@ def first_pass(source: str | Path | FrameSource, *, cancel: threading.Event | No
     report("tcp", 0.0)
     tcp = analyze_tcp(index, cols, cancel, lambda f: report("tcp", f))
     cap = Capture(path, index, cols, tcp)
+    register_analyzers()
     from . import conversations, diagnoses, findings, tcp_flows
     report("conversations", 0.0)
     cap.conversations = conversations.conversations(index, cols)
