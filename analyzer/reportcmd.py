@@ -133,19 +133,26 @@ def conversation_rows(cap: Any, conv_rows) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "stream": s, "proto": _PROTO.get(proto, str(proto)),
             "client": a if client_is_a else b, "server": b if client_is_a else a,
-            "role_by": ("SYN", "SYN/ACK", "first packet")[int(t.role[i])],
+            "role_by": ("SYN", "SYN/ACK", "first packet", "lower port")[int(t.role[i])],
             "state": "", "history": "", "packets": int(t.frames_ab[i] + t.frames_ba[i]),
             "bytes_c2s": int(t.bytes_ab[i] if client_is_a else t.bytes_ba[i]),
             "bytes_s2c": int(t.bytes_ba[i] if client_is_a else t.bytes_ab[i]),
             "start": round(int(t.start_ns[i]) / 1e9, 6),
             "duration": round(int(t.stop_ns[i] - t.start_ns[i]) / 1e9, 6),
-            "handshake_rtt_ms": None, "retransmissions": 0, "zero_window_ms": 0.0,
-            "rst_from": None}
+            "handshake_rtt_ms": None, "retransmissions": 0, "retransmissions_c2s": 0,
+            "retransmissions_s2c": 0, "zero_window_ms": 0.0, "rst_from": None,
+            "fin_from": None}
         if proto == 6 and s < len(fl) and fl.present[s]:
             row["state"], row["history"] = fl.state[s], fl.history[s]
             if fl.irtt_ns[s] and fl.synacks[s]:
                 row["handshake_rtt_ms"] = round(int(fl.irtt_ns[s]) / 1e6, 3)
             row["retransmissions"] = int(fl.resent[s].sum())
+            row["retransmissions_c2s"] = int(fl.resent[s, 0])
+            row["retransmissions_s2c"] = int(fl.resent[s, 1])
+            fins = [(int(fl.first_fin[s, k]), who) for k, who in ((0, "client"), (1, "server"))
+                    if fl.first_fin[s, k] >= 0]
+            if fins:
+                row["fin_from"] = min(fins)[1]
             row["zero_window_ms"] = round(int(fl.zero_window_ns[s].sum()) / 1e6, 1)
             if fl.first_rst[s] >= 0:
                 row["rst_from"] = ("client", "server")[fl.side(s, int(fl.rst_dir[s]))]

@@ -45,7 +45,8 @@ from dissectors import CaptureState, dissect_frame
 ROLE_SYN = 0      # it sent the first SYN without ACK
 ROLE_SYNACK = 1   # no SYN seen: the other side answered with a SYN/ACK
 ROLE_FIRST = 2    # no handshake seen: it sent the first frame (endpoint A)
-ROLE_NAMES = ("SYN sender", "SYN/ACK receiver", "first sender")
+ROLE_PORT = 3     # no handshake seen, and the first frame came from a well-known port
+ROLE_NAMES = ("SYN sender", "SYN/ACK receiver", "first sender", "ephemeral port")
 
 _PROTO_NAMES = {IPPROTO_TCP: "TCP", IPPROTO_UDP: "UDP"}
 
@@ -171,6 +172,11 @@ def conversations(index: FrameSource, cols: SummaryColumns,
     counts = {name: _group_sums(slot, 2 * n, ((tf & bit) != 0).astype(np.float64)).reshape(n, 2)
               for name, bit in (("syn", SYN), ("fin", FIN), ("rst", RST))}
     client_is_a, role = _roles(inv, n, ab, tf)
+    # Without a handshake the first sender is the client, unless it spoke from a well-known
+    # port to an ephemeral one (a capture that began mid-exchange): then the other side is.
+    flip = (role == ROLE_FIRST) & (a_port < 1024) & (b_port >= 1024)
+    client_is_a[flip] = False
+    role[flip] = ROLE_PORT
 
     # tshark: most frames first, ties in order of first appearance
     disp = np.lexsort((rows[f], -(fr[:, 0] + fr[:, 1])))

@@ -316,7 +316,20 @@ class TcpAnalyzer:
         if (seglen or synfin) and len(useq) < MAX_UNACKED:
             if synfin:
                 end = (end + 1) & M
-            self._unacked(fwd, frame, ts_ns, seq, end)
+            keys = fwd.u_key
+            key = (seq - fwd.base_seq) & M
+            end_key = key + ((end - seq) & M)
+            if fwd.ordered and keys and key >= keys[-1] and end_key - keys[0] < _ORDERED_SPAN:
+                # in order after the others: the common case of _unacked, inline
+                keys.append(key)
+                useq.append(seq)
+                fwd.u_next.append(end)
+                fwd.u_frame.append(frame)
+                fwd.u_ts.append(ts_ns)
+                if end_key > fwd.max_key:
+                    fwd.max_key = end_key
+            else:
+                self._unacked(fwd, frame, ts_ns, seq, end)
         if not out & ZERO_WINDOW_PROBE:
             if not nextseq or 0 < (end - nextseq) & M < _HALF:
                 fwd.nextseq = end
