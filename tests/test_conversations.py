@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from analyzer.engine.conversations import (
-    ROLE_FIRST,
+    ROLE_PORT,
     ROLE_SYN,
     ROLE_SYNACK,
     conversations,
@@ -101,8 +101,9 @@ def test_handshake_directions_and_counts() -> None:
 
 
 def test_first_frame_sets_a_and_roles_without_syn() -> None:
-    # the server speaks first (mid-stream capture): A is the server; a lone SYN/ACK from the
-    # server names the other side the client
+    # the server speaks first (mid-stream capture): A is the server, and since it speaks from
+    # a well-known port to an ephemeral one the other side is taken as the client; a lone
+    # SYN/ACK from the server names the other side the client
     frames = [tcp(B, A, 80, 40000, 500, 101, 0x10, b"data"), tcp(A, B, 40000, 80, 101, 504, 0x10),
               udp(C, A, 53, 5353, b"x" * 20), tcp(B, C, 22, 50000, 9, 1, 0x12)]
     t = _table(frames, [5, 6, 7, 8])
@@ -110,7 +111,7 @@ def test_first_frame_sets_a_and_roles_without_syn() -> None:
     i = by_port[40000]
     assert t.endpoint(i, "a") == "10.0.0.2:80"
     assert (int(t.frames_ab[i]), int(t.frames_ba[i])) == (1, 1)
-    assert t.role[i] == ROLE_FIRST and bool(t.client_is_a[i])
+    assert t.role[i] == ROLE_PORT and not bool(t.client_is_a[i])
     j = by_port[50000]
     assert t.role[j] == ROLE_SYNACK and not bool(t.client_is_a[j])
     k = by_port[5353]

@@ -24,7 +24,7 @@ from dissectors.fields import Severity
 from . import tcp_analysis as ta
 from .findings import Finding, kind
 from .firstpass import Capture
-from .summary import ACK, FIN, IPPROTO_ICMP, IPPROTO_ICMPV6, RST, SYN, TRANSPORT
+from .summary import ACK, IPPROTO_ICMP, IPPROTO_ICMPV6, SYN, TRANSPORT
 from .tcp_flows import StreamTable, zero_window_stalls
 
 _E, _W, _N = Severity.ERROR, Severity.WARN, Severity.NOTE
@@ -447,7 +447,7 @@ def _loss(ctx: _Ctx) -> list[Finding]:
     """Resent data per host pair and direction, and where the loss lies. Wireshark calls a
     resend that comes within one RTT of the highest segment "out-of-order"; it is counted
     here too, since on a path that drops it is the resend that fills a gap."""
-    f, cols, tcp, out = ctx.flows, ctx.cap.cols, ctx.cap.tcp, []
+    f, tcp, out = ctx.flows, ctx.cap.tcp, []
     pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
     resent = ta.RETRANSMISSION | ta.OUT_OF_ORDER
     for s in np.flatnonzero(f.present & (f.resent.sum(1) > 0)).tolist():
@@ -601,7 +601,7 @@ def _mtu_blackholes(ctx: _Ctx) -> list[Finding]:
 # -- windows ----------------------------------------------------------------------------------
 def _zero_windows(ctx: _Ctx) -> list[Finding]:
     """Per receiver: how long the sender was stopped by a zero window, and the probes."""
-    f, cols, tcp, out = ctx.flows, ctx.cap.cols, ctx.cap.tcp, []
+    f, tcp, out = ctx.flows, ctx.cap.tcp, []
     for s in np.flatnonzero(f.present & (f.zero_windows.sum(1) > 0)).tolist():
         for side in (0, 1):
             if not f.zero_windows[s, side]:
