@@ -247,6 +247,8 @@ def _analyze(cols: dict[str, np.ndarray], convs: dict[int, tuple[int, int]],
     dup: list[tuple[int, int, int]] = []
     rto: list[tuple[int, int, int]] = []
     irtt: dict[int, tuple[int, int]] = {}
+    conv_pos = np.asarray(sorted(convs), np.int64)
+    sack_pos = np.asarray(sorted(sacks), np.int64)
     step = 1 << 16
     for k0 in range(0, len(pos), step):
         if cancel is not None and cancel.is_set():
@@ -255,8 +257,20 @@ def _analyze(cols: dict[str, np.ndarray], convs: dict[int, tuple[int, int]],
             progress(k0 / max(1, len(pos)))
         chunk = pos[k0:k0 + step]
         inputs = [cols[name][chunk].tolist() for name in _FEED]
-        for k, fr, t, s, d, fl, sq, ak, w, ws, ln in zip(chunk.tolist(), *inputs):
-            b = feed(fr, t, s, d, fl, sq, ak, w, ws, ln, convs.get(k), sacks.get(k, ()))
+        keys = chunk.tolist()
+        conv_l: list = [None] * len(keys)
+        sack_l: list = [()] * len(keys)
+        for special, into in ((conv_pos, conv_l), (sack_pos, sack_l)):
+            # few rows have either: place them with numpy, not a lookup per segment
+            at = np.searchsorted(chunk, special)
+            hit = at < len(chunk)
+            hit[hit] = chunk[at[hit]] == special[hit]
+            table = convs if into is conv_l else sacks
+            for j, k in zip(at[hit].tolist(), special[hit].tolist()):
+                into[j] = table[k]
+        for k, fr, t, s, d, fl, sq, ak, w, ws, ln, conv, sack in zip(keys, *inputs, conv_l,
+                                                                       sack_l):
+            b = feed(fr, t, s, d, fl, sq, ak, w, ws, ln, conv, sack)
             if an.initial_rtt_ns:
                 b |= SHOWN
                 if s not in irtt:

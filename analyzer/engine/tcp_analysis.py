@@ -319,8 +319,17 @@ class TcpAnalyzer:
             keys = fwd.u_key
             key = (seq - fwd.base_seq) & M
             end_key = key + ((end - seq) & M)
-            if fwd.ordered and keys and key >= keys[-1] and end_key - keys[0] < _ORDERED_SPAN:
-                # in order after the others: the common case of _unacked, inline
+            if not useq:
+                # the first one in flight: the common case of _unacked, inline
+                fwd.ordered = True
+                fwd.max_key = end_key
+                keys.append(key)
+                useq.append(seq)
+                fwd.u_next.append(end)
+                fwd.u_frame.append(frame)
+                fwd.u_ts.append(ts_ns)
+            elif fwd.ordered and key >= keys[-1] and end_key - keys[0] < _ORDERED_SPAN:
+                # in order after the others: the other common case, inline
                 keys.append(key)
                 useq.append(seq)
                 fwd.u_next.append(end)
