@@ -483,6 +483,11 @@ def rebases(fwd: TcpFlow, flags: int, seq_raw: int) -> bool:
     return flags & SYN_ACK == SYN_ACK and fwd.base_set and seq_raw != fwd.base_seq
 
 
+def reopens(fwd: TcpFlow, flags: int, seq_raw: int) -> bool:
+    """A SYN whose ISN differs from its side's base opens a new stream on reused ports."""
+    return flags & SYN_ACK == SYN and fwd.base_set and seq_raw != fwd.base_seq
+
+
 def learn_bases(fwd: TcpFlow, rev: TcpFlow, flags: int, seq_raw: int, ack_raw: int) -> None:
     """Wireshark's bases for relative numbers, learnt on the first pass: a side's ISN from
     its SYN (the SYN counts one), else its first sequence number minus one; the peer's from
@@ -1284,12 +1289,11 @@ def _conversation(st: TcpState, pkt: Packet, sport: int, dport: int, flags: int,
     stream = st.conversations.get(key)
     if stream is None:
         return st.new_stream(key), True
-    if flags & SYN_ACK == SYN:
-        fwd = stream.flow1 if (src > dst or (src == dst and sport > dport)) else stream.flow2
-        if fwd.base_set and seq_raw != fwd.base_seq:
-            # A new SYN on these ports after the old connection: a new stream (port reuse).
-            stream = st.new_stream(key)
-            stream.completeness = 1
+    fwd = stream.flow1 if (src > dst or (src == dst and sport > dport)) else stream.flow2
+    if reopens(fwd, flags, seq_raw):
+        # A new SYN on these ports after the old connection: a new stream (port reuse).
+        stream = st.new_stream(key)
+        stream.completeness = 1
     return stream, False
 
 

@@ -31,6 +31,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from dissectors import CaptureState, dissect_frame
 from dissectors.packet import Packet
+from dissectors.tcp import TcpFlow, learn_bases, rebases, reopens
 
 # -- row flags (SummaryColumns.flags) ------------------------------------------------------
 DF = 0x0001          # ip.flags.df
@@ -524,15 +525,13 @@ def _reused_ports(first: np.ndarray, direction: np.ndarray, sets_base: np.ndarra
                   flags: np.ndarray, seq: np.ndarray, ack: np.ndarray) -> np.ndarray:
     """Where a TCP SYN reopens a conversation as a new stream (positions in key order).
 
-    The rule is dissectors/tcp.py's (tshark 4.0's, see suricata_tcp-reused-ports-syns): a SYN
-    without ACK starts a new stream when its direction of the current stream already has a
-    base sequence number and the SYN's sequence number differs from it. A direction's base
-    comes from its first segment (its seq, minus one unless it is a SYN) or from the first
-    ACK the other side sends (ack - 1), whichever comes first; only rows with `sets_base`
-    (a whole TCP header, not quoted by an ICMP error) count. A SYN/ACK whose sequence number
-    differs from its direction's base re-bases that direction. SYNs are rare: the loop
-    visits only them, and looks things up only where a stream can begin (a key's first row
-    or a candidate SYN).
+    The rules are dissectors/tcp.py's own functions (tshark 4.0's behaviour, see
+    suricata_tcp-reused-ports-syns): `reopens` (a SYN whose sequence number differs from its
+    direction's base starts a new stream), `rebases` (a SYN/ACK that differs re-bases its
+    direction) and `learn_bases` (a direction's base comes from its first segment or from the
+    peer's first ACK, whichever comes first; only rows with `sets_base`, a whole TCP header
+    not quoted by an ICMP error, count). SYNs are rare: the loop visits only them, and feeds
+    the base rules only the rows that can set a base (a key's first rows per direction).
     """
     start = first.copy()
     cand = np.flatnonzero((flags & SYN).astype(bool) & ~first)
@@ -553,21 +552,19 @@ def _reused_ports(first: np.ndarray, direction: np.ndarray, sets_base: np.ndarra
             cur = g
             rebased = {}
         d = int(direction[p])
-        base = rebased.get(d)
-        if base is None:
-            q = nxt[d][cur]
-            u = nxt_ack[1 - d][cur]
-            if q < p and q < u:
-                base = int(seq[q]) if flags[q] & SYN else (int(seq[q]) - 1) & 0xFFFFFFFF
-            elif u < p:
-                base = (int(ack[u]) - 1) & 0xFFFFFFFF
-            else:
-                continue
-        if int(seq[p]) == base:
-            continue
-        if flags[p] & ACK:
-            rebased[d] = int(seq[p])
+        flows = (TcpFlow(), TcpFlow())
+        fwd = flows[d]
+        if d in rebased:
+            fwd.base_seq, fwd.base_set = rebased[d], True
         else:
+            # The segments that set this side's base, in frame order: its own first one and
+            # the peer's first ACK (dissectors/tcp.py learns bases from exactly those).
+            for r in sorted(x for x in (nxt[d][cur], nxt_ack[1 - d][cur]) if x < p):
+                rd = int(direction[r])
+                learn_bases(flows[rd], flows[1 - rd], int(flags[r]), int(seq[r]), int(ack[r]))
+        if rebases(fwd, int(flags[p]), int(seq[p])):
+            rebased[d] = int(seq[p])
+        elif reopens(fwd, int(flags[p]), int(seq[p])):
             start[p] = True
             cur = p
             rebased = {}
