@@ -319,6 +319,15 @@ RESP_Z_DO = field("dns.resp.z.do", "DO bit", FT.BOOLEAN, bitmask=0x8000,
                           "answers, more truncation).")
 RESP_Z_RESERVED = field("dns.resp.z.reserved", "Reserved", FT.UINT16, Base.HEX,
                         bitmask=0x7FFF)
+TSIG_ALGORITHM = field("dns.tsig.algorithm_name", "Algorithm Name", FT.STRING)
+TSIG_TIME = field("dns.tsig.time_signed", "Time Signed", FT.ABSOLUTE_TIME)
+TSIG_FUDGE = field("dns.tsig.fudge", "Fudge", FT.UINT16)
+TSIG_MAC_SIZE = field("dns.tsig.mac_size", "MAC Size", FT.UINT16)
+TSIG_MAC = field("dns.tsig.mac", "MAC", FT.NONE)
+TSIG_ORIGINAL_ID = field("dns.tsig.original_id", "Original Id", FT.UINT16)
+TSIG_ERROR = field("dns.tsig.error", "Error", FT.UINT16, strings=RCODES)
+TSIG_OTHER_LEN = field("dns.tsig.other_len", "Other Len", FT.UINT16)
+TSIG_OTHER_DATA = field("dns.tsig.other_data", "Other Data", FT.BYTES)
 OPT = field("dns.opt", "Option", FT.NONE)
 OPT_CODE = field("dns.opt.code", "Option Code", FT.UINT16, strings={
     1: "LLQ - Long-lived query", 2: "UL - Update lease",
@@ -384,6 +393,10 @@ RETRANSMIT_RESPONSE = expert(
     "dns.retransmit_response", "protocol", Severity.WARN, "DNS response retransmission",
     explain="A second answer to the same query: the server answered a retransmitted query "
             "too, or the network duplicated the datagram.")
+TSIG_NOALG = expert("dns.tsig.noalg", "undecoded", Severity.WARN,
+                    "No dissector for algorithm",
+                    explain="The message is signed (TSIG, typically zone transfers and "
+                            "dynamic updates); wirelens shows the MAC but does not verify it.")
 EXTRANEOUS = expert("dns.extraneous", "malformed", Severity.WARN, "Extraneous data",
                     explain="Bytes after the last record the counts announce.")
 
@@ -392,16 +405,20 @@ EXTRANEOUS = expert("dns.extraneous", "malformed", Severity.WARN, "Extraneous da
 # ---------------------------------------------------------------------------------------
 
 MAX_NAME = 255
+MAX_HOPS = 255   # compression pointers followed for one name (a legal name needs < 128)
 ROOT = "<Root>"
 LOOP = "<Name contains a pointer that loops>"
 TOO_LONG = "<Name too long>"
-UNKNOWN_LABEL = "<Unknown extended label>"
 _C_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
 
 
-def _label_text(raw: bytes) -> str:
-    """A label as tshark shows it: UTF-8 (invalid bytes as U+FFFD), control bytes escaped."""
-    if raw.isascii() and all(31 < b < 127 for b in raw):
+_PRINTABLE = bytes(range(32, 127))
+
+
+def _name_text(raw: bytes) -> str:
+    """A name as tshark shows it: UTF-8 (invalid bytes as U+FFFD), control bytes escaped
+    C-style or in octal; a dot inside a label is not escaped."""
+    if not raw.translate(None, _PRINTABLE):
         return raw.decode("ascii")
     out = []
     for ch in raw.decode("utf-8", "replace"):
@@ -422,12 +439,13 @@ def read_name(data: bytes, pos: int, base: int, end: int) -> tuple[str, int, int
     loop. Bytes past `end` are Malformed, past the capture Truncated.
     """
     captured = len(data)
-    labels: list[str] = []
+    labels: list[bytes] = []
     raw_len = -1
     used = -1              # bytes at `pos`, fixed at the first pointer
     budget = end - base    # bytes the walk may examine before it must be a loop
     p = pos
     special = ""
+    hops = 0
     while True:
         if p >= end or p < base:
             raise Malformed(f"DNS name runs past the message at {p}")
@@ -446,17 +464,18 @@ def read_name(data: bytes, pos: int, base: int, end: int) -> tuple[str, int, int
             if used < 0:
                 used = p + 2 - pos
             budget -= 2
-            if budget < 0:
+            hops += 1
+            if budget < 0 or hops > MAX_HOPS:
                 special = LOOP
                 break
+            if special:
+                break   # too long already, and its length at `pos` is known
             p = base + ((n & 0x3F) << 8 | data[p + 1])
             continue
         if kind:
-            # Extended label types (RFC 6891 retired them): nothing more can be read.
-            if used < 0:
-                used = p + 1 - pos
-            special = UNKNOWN_LABEL
-            break
+            # Extended label types (RFC 6891 retired them): the label's length is unknown,
+            # so the rest of the message cannot be read, as tshark finds.
+            raise Malformed(f"DNS extended label type 0x{n:02x}")
         if p + 1 + n > end:
             raise Malformed(f"DNS label of {n} bytes runs past the message")
         if p + 1 + n > captured:
@@ -465,12 +484,15 @@ def read_name(data: bytes, pos: int, base: int, end: int) -> tuple[str, int, int
         if budget < 0:
             special = LOOP
             break
-        if not special:
+        if special:
+            if used >= 0:
+                break   # too long, and its length at `pos` is known: stop walking
+        else:
             raw_len += n + 1
             if raw_len > MAX_NAME:
                 special = TOO_LONG
             else:
-                labels.append(_label_text(data[p + 1:p + 1 + n]))
+                labels.append(data[p + 1:p + 1 + n])
         p += 1 + n
     if used < 0:
         used = p - pos
@@ -478,7 +500,7 @@ def read_name(data: bytes, pos: int, base: int, end: int) -> tuple[str, int, int
         special = ROOT
     if special:
         return special, used, len(special)
-    return ".".join(labels), used, raw_len
+    return _name_text(b".".join(labels)), used, raw_len
 
 
 def _label_count(name: str) -> int:
@@ -494,6 +516,7 @@ _RETRANS = 1
 _MULTI = 2     # the query was a zone transfer: several answers are normal
 _F_NONE, _F_RETRANS = -1, 1
 _MAX_TRANSACTIONS = 1 << 22
+_MAX_PENDING = 1 << 16
 
 
 class DnsState:
@@ -516,6 +539,16 @@ class DnsState:
         self.frame_tx = array("i", [-1])
         self.frame_retrans = bytearray(1)
         self.extra: dict[tuple[int, int], tuple[int, int]] = {}
+        # DNS over TCP: (tcp.stream, direction) -> (next raw seq, bytes still missing) of a
+        # message cut at a segment end; frame -> bytes of it at the frame's start.
+        self.tcp_pending: dict[tuple[int, int], tuple[int, int]] = {}
+        self.tcp_skip: dict[int, int] = {}
+
+    def remember_pending(self, key: tuple[int, int], seq: int, missing: int) -> None:
+        """Note the rest of a cut message, dropping the oldest note beyond a bound."""
+        if len(self.tcp_pending) >= _MAX_PENDING:
+            del self.tcp_pending[next(iter(self.tcp_pending))]
+        self.tcp_pending[key] = (seq, missing)
 
     def _store(self, number: int, nth: int, tx: int, retrans: bool) -> None:
         if nth:
@@ -942,10 +975,39 @@ def _rd_generic(m: _Msg, pos: int, end: int, t: Tree, rtype: int, rclass: int) -
         t.add(RDATA, pos, end - pos, text)
 
 
+def _rd_tsig(m: _Msg, pos: int, end: int, t: Tree, owner: str) -> tuple[str, str]:
+    """TSIG (RFC 8945): algorithm, time signed (48 bits), fudge, MAC, original id, error,
+    other data."""
+    alg, used = m.name(pos, end)
+    p = pos + used
+    m.need(p, 10, end)
+    hi, lo, fudge, mac_size = struct.unpack_from("!HIHH", m.data, p)
+    m.need(p + 10, mac_size + 6, end)
+    q = p + 10 + mac_size
+    orig, err, other_len = struct.unpack_from("!HHH", m.data, q)
+    m.need(q + 6, other_len, end)
+    if t:
+        t.add(TSIG_ALGORITHM, pos, used, alg)
+        t.add(TSIG_TIME, p, 6, (hi << 32 | lo, 0))
+        t.add(TSIG_FUDGE, p + 6, 2, fudge)
+        t.add(TSIG_MAC_SIZE, p + 8, 2, mac_size)
+        if mac_size:
+            t.add(TSIG_MAC, p + 10, mac_size, None, "MAC").add_expert(
+                TSIG_NOALG, p + 10, mac_size, f"No dissector for algorithm:{alg}")
+        t.add(TSIG_ORIGINAL_ID, q, 2, orig)
+        t.add(TSIG_ERROR, q + 2, 2, err)
+        t.add(TSIG_OTHER_LEN, q + 4, 2, other_len)
+        if other_len:
+            t.add(TSIG_OTHER_DATA, q + 6, other_len, bytes(m.data[q + 6:q + 6 + other_len]))
+    if mac_size:
+        m.pkt.note(TSIG_NOALG)
+    return "", ""
+
+
 RDATA_FNS: dict[int, RdataFn] = {
     1: _rd_a, 2: _rd_name(NS, "ns "), 5: _rd_name(CNAME, "cname "), 6: _rd_soa,
     12: _rd_name(PTR, ""), 13: _rd_hinfo, 15: _rd_mx, 16: _rd_txt, 28: _rd_aaaa,
-    33: _rd_srv, 39: _rd_name(DNAME, "dname "), 35: _rd_naptr, 64: _rd_svcb, 65: _rd_svcb, 257: _rd_caa,
+    33: _rd_srv, 39: _rd_name(DNAME, "dname "), 250: _rd_tsig, 35: _rd_naptr, 64: _rd_svcb, 65: _rd_svcb, 257: _rd_caa,
 }
 # Types whose Info text is the owner name (Wireshark's habit for these).
 _INFO_OWNER = frozenset((3, 4, 7, 8, 9, 10, 14, 17, 18, 19, 20, 21, 22, 23, 26, 27, 52))
@@ -1151,10 +1213,7 @@ def dissect_message(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, kind:
            f"{' response' if response else ''} 0x{tid:04x}"
     if response and rcode:
         info += f" {RCODES.get(rcode) or f'Unknown error ({rcode})'}"
-    if nth:
-        pkt.append_info(info)
-    else:
-        pkt.set_info(info)
+    pkt.set_info(info)   # tshark clears Info per message: a segment shows its last one
     t = tree
     if tree:
         start = length_at if length_at >= 0 else off
@@ -1263,12 +1322,34 @@ def tcp_pdus(buf: Buf, off: int, end: int) -> tuple[list[tuple[int, int]], int]:
 
 
 def dissect_dns_tcp(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> None:
-    """DNS over TCP: every complete message in the segment; a message that continues in
-    later segments marks the segment as tshark does until TCP reassembly hands it over."""
-    pdus, missing = tcp_pdus(buf, off, end)
+    """DNS over TCP: every complete message in the segment.
+
+    A message that continues past the segment is not reassembled here: the segment is
+    marked as tshark marks it, and the bytes that complete it at the start of the next
+    in-order segment of that direction are skipped (not misread as a length prefix). With
+    generic TCP reassembly, the `missing` count of tcp_pdus is what to ask it for.
+    """
+    st: DnsState = pkt.state.slot("dns", DnsState)
+    seg = pkt.tcp
+    skip = 0
+    key = None
+    if seg is not None and seg.stream >= 0 and not pkt.in_error:
+        key = (seg.stream, seg.direction)
+    if pkt.visited:
+        skip = st.tcp_skip.get(pkt.number, 0)
+    elif key is not None:
+        pending = st.tcp_pending.pop(key, None)
+        if pending is not None and pending[0] == seg.seq_raw:
+            skip = min(pending[1], end - off)
+            if pending[1] > skip:
+                st.remember_pending(key, (seg.seq_raw + skip) & 0xFFFFFFFF, pending[1] - skip)
+            st.tcp_skip[pkt.number] = skip
+    pdus, missing = tcp_pdus(buf, off + skip, end)
     for nth, (start, stop) in enumerate(pdus):
         dissect_message(buf, start + 2, stop, tree, pkt, DNS, length_at=start, nth=nth)
-    if missing:
+    if missing and key is not None and not pkt.visited:
+        st.remember_pending(key, (seg.seq_raw + end - off) & 0xFFFFFFFF, missing)
+    if (missing or skip) and not pdus:
         pkt.append_info("[TCP segment of a reassembled PDU]")
 
 
