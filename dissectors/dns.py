@@ -1290,6 +1290,101 @@ def _conversation(pkt: Packet) -> tuple[int, int] | None:
 
 
 # ---------------------------------------------------------------------------------------
+# A summary for analyzers (no tree): same name reader, same bounds
+# ---------------------------------------------------------------------------------------
+
+MAX_SCAN_RECORDS = 256   # records walked looking for the OPT record
+
+
+class MessageSummary:
+    """What an analyzer needs from one message: header, first question, EDNS size."""
+
+    __slots__ = ("answers", "counts", "edns_payload", "flags", "id", "qclass", "qname",
+                 "qtype")
+
+    def __init__(self, tid: int, flags: int, counts: tuple[int, int, int, int]) -> None:
+        self.id = tid
+        self.flags = flags
+        self.counts = counts
+        self.answers = counts[1]
+        self.qname = ""
+        self.qtype = -1
+        self.qclass = -1
+        self.edns_payload = -1   # the OPT record's UDP payload size; -1: no OPT seen
+
+    @property
+    def response(self) -> bool:
+        return bool(self.flags & 0x8000)
+
+    @property
+    def opcode(self) -> int:
+        return self.flags >> 11 & 15
+
+    @property
+    def rcode(self) -> int:
+        return self.flags & 15
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.flags & 0x0200)
+
+
+def _skip_name(data: bytes, pos: int, end: int) -> int:
+    """The position after the name at `pos` (its own bytes; pointers are not followed)."""
+    while True:
+        if pos >= end or pos >= len(data):
+            raise Malformed("DNS name runs past the message")
+        n = data[pos]
+        if n == 0:
+            return pos + 1
+        if n & 0xC0 == 0xC0:
+            return pos + 2
+        if n & 0xC0:
+            raise Malformed("DNS extended label type")
+        pos += 1 + n
+
+
+def peek_message(data: bytes, off: int, end: int,
+                 responses: bool = True) -> MessageSummary | None:
+    """Header, first question and EDNS payload size of the message in data[off:end];
+    None without a whole header. What cannot be read (cut or malformed) stays unset.
+    With responses=False an answer's header alone is read (an analyzer that pairs answers
+    by id needs no more)."""
+    end = min(end, len(data))
+    if end - off < 12:
+        return None
+    tid, flags, qd, an, ns, ar = _HDR(data, off)
+    msg = MessageSummary(tid, flags, (qd, an, ns, ar))
+    if not responses and flags & 0x8000:
+        return msg
+    try:
+        pos = off + 12
+        for i in range(qd):
+            if i == 0:
+                msg.qname, used, _ = read_name(data, pos, off, end)
+                pos += used
+                if pos + 4 > end:
+                    return msg
+                msg.qtype, msg.qclass = _QTYPE_CLASS(data, pos)
+                pos += 4
+            else:
+                pos = _skip_name(data, pos, end) + 4
+        if ar and an + ns + ar <= MAX_SCAN_RECORDS:
+            for i in range(an + ns + ar):
+                pos = _skip_name(data, pos, end)
+                if pos + 10 > end:
+                    return msg
+                rtype, rclass, _ttl, dlen = _RR_FIXED(data, pos)
+                if rtype == T_OPT and i >= an + ns:
+                    msg.edns_payload = rclass
+                    return msg
+                pos += 10 + dlen
+    except (Truncated, Malformed):
+        pass
+    return msg
+
+
+# ---------------------------------------------------------------------------------------
 # Transports
 # ---------------------------------------------------------------------------------------
 
@@ -1360,4 +1455,4 @@ TCP_PORT.register(53, dissect_dns_tcp)
 TCP_PORT.register(5353, dissect_dns_tcp)
 
 __all__ = ["read_name", "dissect_message", "dissect_dns_tcp", "tcp_pdus", "type_name",
-           "DnsState", "RCODES", "OPCODES"]
+           "peek_message", "MessageSummary", "DnsState", "RCODES", "OPCODES"]

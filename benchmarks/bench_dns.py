@@ -1,0 +1,61 @@
+"""DNS part of the first pass: how long `analyze_dns` takes on a capture, after the index and
+the summary columns exist (they are the rest of the first pass and are timed by
+bench_index.py / bench_summary.py).
+
+    python3 benchmarks/bench_dns.py [/tmp/bench/big.pcap] [--repeat 3]
+
+Prints the DNS rows picked, the messages parsed, the transactions and findings, and the best
+wall time of `analyze_dns` over the repeats.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analyzer.capture.index import FrameIndex  # noqa: E402
+from analyzer.engine.dns import analyze_dns, candidate_rows  # noqa: E402
+from analyzer.engine.summary import summarize  # noqa: E402
+
+
+@dataclass
+class Store:
+    index: FrameIndex
+    cols: object
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("capture", nargs="?", default="/tmp/bench/big.pcap")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    index = FrameIndex(args.capture)
+    index.build()
+    cols = summarize(index)
+    prep = time.perf_counter() - t0
+    store = Store(index, cols)
+    best = float("inf")
+    result = None
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        result = analyze_dns(store)
+        best = min(best, time.perf_counter() - t)
+    assert result is not None
+    rows = len(candidate_rows(cols))
+    print(f"capture            {args.capture}: {len(index)} frames "
+          f"(index + summary {prep:.1f} s, not part of the figure)")
+    print(f"DNS rows           {rows}")
+    print(f"transactions       {len(result.transactions)}")
+    print(f"findings           {dict(Counter(f.id for f in result.findings))}")
+    print(f"analyze_dns        {best * 1e3:.0f} ms best of {args.repeat} "
+          f"({best / max(rows, 1) * 1e6:.1f} us per DNS row)")
+
+
+if __name__ == "__main__":
+    main()
