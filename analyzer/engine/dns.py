@@ -267,7 +267,7 @@ class DnsAnalyzer:
         findings += _slow(lookups)
         findings += _truncated(dns_txs)
         findings += _lookup_findings(lookups)
-        return DnsResult(findings, txs, _stats(txs, self.unsolicited))
+        return DnsResult(_fold(findings), txs, _stats(txs, self.unsolicited))
 
 
 # -- lookups --------------------------------------------------------------------------------
@@ -381,7 +381,10 @@ def _timeouts(lookups: list[_Lookup], capture_end: int) -> list[Finding]:
             if run:
                 last = run[-1]
                 moved_on = _next_ts(lk, last)
-                if moved_on or capture_end - last.last_query_ts >= MIN_WAIT_NS:
+                # answered later under the same name: slow (see _slow), not lost
+                answered_later = tx is not None and tx.name == last.name and tx.answered
+                if not answered_later and (moved_on or
+                                           capture_end - last.last_query_ts >= MIN_WAIT_NS):
                     tries = sum(len(t.query_frames) for t in run)
                     lost = (moved_on or last.last_query_ts) - run[0].first_ts
                     item = (run, tries, lost, bool(moved_on))
@@ -531,6 +534,39 @@ def _lookup_findings(lookups: list[_Lookup]) -> list[Finding]:
             proto="DNS", flow=f"{first.client} -> {first.server}", frames=g.frames,
             metrics={"name": first.name, "type": first.type_text, "lookups": len(g.items),
                      "search_tries": sum(len(lk2.items) - 1 for lk2 in g.items)}))
+    return out
+
+
+MAX_PER_KIND = 20   # findings of one kind listed name by name; the rest are folded
+
+
+def _fold(findings: list[Finding]) -> list[Finding]:
+    """Keep a report readable when one kind hits many names (a client asking thousands of
+    random names, a resolver down for everything): the MAX_PER_KIND names with the most
+    frames stay, the others become one finding that counts them."""
+    by_kind: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_kind.setdefault(f.id, []).append(f)
+    out: list[Finding] = []
+    for fs in by_kind.values():
+        if len(fs) <= MAX_PER_KIND + 1:
+            out += fs
+            continue
+        fs.sort(key=lambda f: (-len(f.frames), f.frames[0] if f.frames else 0))
+        keep, rest = fs[:MAX_PER_KIND], fs[MAX_PER_KIND:]
+        names = [str(f.metrics.get("name", "")) for f in rest]
+        zones: dict[str, int] = {}
+        for n in names:
+            zone = ".".join(n.rstrip(".").split(".")[-2:])
+            zones[zone] = zones.get(zone, 0) + 1
+        top = sorted(zones.items(), key=lambda kv: -kv[1])[:5]
+        spec = rest[0].spec
+        out += keep
+        out.append(Finding(
+            spec, f"{spec.summary}: {len(rest)} more names (by zone: "
+                  + ", ".join(f"{safe(z)} {n}" for z, n in top) + ")",
+            proto="DNS", frames=[f.frames[0] for f in rest if f.frames],
+            metrics={"names": len(rest), "examples": names[:10], "zones": dict(top)}))
     return out
 
 
