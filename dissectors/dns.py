@@ -120,11 +120,16 @@ class _TypeStrings(dict):
         desc = TYPE_DESCRIPTIONS.get(t)
         if desc is None:
             return default
+        full = _TYPE_FULL.get(t)
+        if full is not None:
+            return full
         name = type_name(t)
         return name if desc == name else f"{name} ({desc})"
 
 
 _TYPES = _TypeStrings()
+# Where the tree's type text is not "NAME (description)".
+_TYPE_FULL = {255: "* (A request for all records the server/cache has available)"}
 _FLAG_TFS = {
     "response": ("Message is a response", "Message is a query"),
     "authoritative": ("Server is an authority for domain",
@@ -240,6 +245,8 @@ NS = field("dns.ns", "Name Server", FT.STRING)
 DNAME = field("dns.dname", "Dname", FT.STRING,
               explain="Redirects a whole subtree of names to another domain.")
 NSEC_NEXT = field("dns.nsec.next_domain_name", "Next Domain Name", FT.STRING)
+RR_TYPE = field("dns.rr.type", "RR type in bit map", FT.UINT16, strings=_TYPES,
+                blurb="A record type the NSEC/NSEC3 bit map lists")
 PTR = field("dns.ptr.domain_name", "Domain Name", FT.STRING,
             explain="The name a reverse (PTR) lookup of an address returned.")
 MX_PREF = field("dns.mx.preference", "Preference", FT.UINT16)
@@ -335,8 +342,7 @@ OPT_CODE = field("dns.opt.code", "Option Code", FT.UINT16, strings={
     5: "DAU - DNSSEC Algorithm Understood (RFC6975)",
     6: "DHU - DS Hash Understood (RFC6975)", 7: "N3U set - NSEC3 hash Understood",
     8: "CSUBNET - Client subnet", 9: "EDNS EXPIRE (RFC7314)", 10: "COOKIE",
-    11: "EDNS TCP Keepalive", 12: "PADDING", 13: "CHAIN", 14: "EDNS Key Tag",
-    15: "Extended DNS Error", 20292: "Umbrella Ident", 26946: "DeviceID"})
+    11: "EDNS TCP Keepalive", 12: "PADDING", 13: "CHAIN", 15: "Extended DNS Error", 20292: "Umbrella Ident", 26946: "DeviceID"})
 OPT_LEN = field("dns.opt.len", "Option Length", FT.UINT16)
 OPT_DATA = field("dns.opt.data", "Option Data", FT.BYTES)
 OPT_FAMILY = field("dns.opt.client.family", "Family", FT.UINT16,
@@ -1004,15 +1010,38 @@ def _rd_tsig(m: _Msg, pos: int, end: int, t: Tree, owner: str) -> tuple[str, str
     return "", ""
 
 
+def _rd_nsec(m: _Msg, pos: int, end: int, t: Tree, owner: str) -> tuple[str, str]:
+    """NSEC (RFC 4034 4.1): the next owner name, then the types present as window blocks of
+    bits. mDNS compresses the name (RFC 6762 18.14), so our reader, not dnspython's."""
+    name, used = m.name(pos, end)
+    if t:
+        t.add(NSEC_NEXT, pos, used, name)
+        p = pos + used
+        while p < end:
+            m.need(p, 2, end)
+            window, n = m.data[p], m.data[p + 1]
+            m.need(p + 2, n, end)
+            for i in range(n):
+                byte = m.data[p + 2 + i]
+                for bit in range(8):
+                    if byte & 0x80 >> bit:
+                        rtype = window << 8 | i << 3 | bit
+                        desc = TYPE_DESCRIPTIONS.get(rtype)
+                        t.add(RR_TYPE, p + 2 + i, 1, rtype, f"RR type in bit map: "
+                              f"{type_name(rtype)} ({desc})" if desc else None)
+            p += 2 + n
+    return name, f", next domain name {name}"
+
+
 RDATA_FNS: dict[int, RdataFn] = {
     1: _rd_a, 2: _rd_name(NS, "ns "), 5: _rd_name(CNAME, "cname "), 6: _rd_soa,
     12: _rd_name(PTR, ""), 13: _rd_hinfo, 15: _rd_mx, 16: _rd_txt, 28: _rd_aaaa,
-    33: _rd_srv, 39: _rd_name(DNAME, "dname "), 250: _rd_tsig, 35: _rd_naptr, 64: _rd_svcb, 65: _rd_svcb, 257: _rd_caa,
+    33: _rd_srv, 39: _rd_name(DNAME, "dname "), 47: _rd_nsec, 250: _rd_tsig, 35: _rd_naptr, 64: _rd_svcb, 65: _rd_svcb, 257: _rd_caa,
 }
 # Types whose Info text is the owner name (Wireshark's habit for these).
 _INFO_OWNER = frozenset((3, 4, 7, 8, 9, 10, 14, 17, 18, 19, 20, 21, 22, 23, 26, 27, 52))
-# Types whose Info text is the first name in the data (NXT, NSEC).
-_INFO_FIRST_NAME = frozenset((30, 47))
+# Types whose Info text is the first name in the data (NXT).
+_INFO_FIRST_NAME = frozenset((30,))
 
 
 def _opt(m: _Msg, pos: int, used: int, t: Tree, rclass: int, ttl: int, dlen: int) -> None:
@@ -1147,10 +1176,10 @@ def _record(m: _Msg, pos: int, t: Tree) -> int:
 
 
 def _owner_fields(rr: Tree, pos: int, used: int, owner: str, rtype: int) -> None:
-    """The owner name; an SRV owner '_service._proto.name' is split as tshark does."""
-    if rtype == 33 and owner.startswith("_"):
+    """The owner name; an SRV owner 'service.proto.name' is split as tshark does."""
+    if rtype == 33:
         parts = owner.split(".", 2)
-        if len(parts) == 3 and parts[1].startswith("_"):
+        if len(parts) == 3:
             rr.add(SRV_SERVICE, pos, used, parts[0])
             rr.add(SRV_PROTO, pos, used, parts[1])
             rr.add(SRV_NAME, pos, used, parts[2])
