@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analyzer.capture.index import FrameIndex  # noqa: E402
-from analyzer.engine.dns import analyze_dns, candidate_rows  # noqa: E402
-from analyzer.engine.summary import summarize  # noqa: E402
+from analyzer.capture.index import FrameIndex
+from analyzer.engine.dns import analyze_dns, candidate_rows
+from analyzer.engine.summary import summarize
 
 
 @dataclass

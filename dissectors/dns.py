@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import struct
 from array import array
-from typing import Callable
+from collections.abc import Callable
 
 import dns.exception
 import dns.rdata
@@ -34,7 +34,7 @@ import dns.wire
 
 from .buffer import Buf, Malformed, Truncated
 from .dispatch import TCP_PORT, UDP_PORT
-from .fields import FT, Base, Severity, expert, field, ipv6_str, protocol
+from .fields import FT, Base, Severity, bitfield_str, expert, field, ipv6_str, protocol
 from .packet import Packet
 from .tree import Tree
 
@@ -165,6 +165,9 @@ F_AUTHORITATIVE = field("dns.flags.authoritative", "Authoritative", FT.BOOLEAN,
 F_CONFLICT_Q = field("dns.flags.conflict", "Conflict", FT.BOOLEAN, bitmask=0x0400,
                      tfs=("The sender received multiple responses", "None"),
                      blurb="LLMNR: did the sender receive multiple responses?")
+# LLMNR answers read the conflict bit differently (RFC 4795 2.1.1).
+_CONFLICT_RESPONSE = {True: "The name is not considered unique",
+                      False: "The name is considered unique"}
 F_TRUNCATED = field("dns.flags.truncated", "Truncated", FT.BOOLEAN, bitmask=0x0200,
                     tfs=_FLAG_TFS["truncated"],
                     blurb="Is the message truncated?",
@@ -518,9 +521,7 @@ def _label_count(name: str) -> int:
 # ---------------------------------------------------------------------------------------
 
 RETRANSMISSION_TIMER_NS = 5 * 10**9   # Wireshark's dns.retransmission_timer default
-_RETRANS = 1
-_MULTI = 2     # the query was a zone transfer: several answers are normal
-_F_NONE, _F_RETRANS = -1, 1
+_MULTI = 2     # transaction flag: a zone transfer, whose several answers are normal
 _MAX_TRANSACTIONS = 1 << 22
 _MAX_PENDING = 1 << 16
 
@@ -577,8 +578,16 @@ class DnsState:
             return self.frame_tx[number], bool(self.frame_retrans[number])
         return -1, False
 
-    def match(self, pkt: Packet, nth: int, conv: tuple[int, int], tid: int, response: bool,
-              multi: bool) -> tuple[int, bool]:
+    def zone_transfer(self, tx: int, multi: bool) -> None:
+        """Record whether the transaction's question is a zone transfer (AXFR/IXFR), whose
+        several answers are normal, as the last question dissected says (tshark's rule)."""
+        if multi:
+            self.tflags[tx] |= _MULTI
+        else:
+            self.tflags[tx] &= ~_MULTI & 0xFF
+
+    def match(self, pkt: Packet, nth: int, conv: tuple[int, int], tid: int,
+              response: bool) -> tuple[int, bool]:
         """First pass: the frame's transaction (or -1) and whether it is a retransmission,
         following tshark's rules; a visited frame reads what was stored."""
         if pkt.visited:
@@ -594,7 +603,7 @@ class DnsState:
                 self.req.append(pkt.number)
                 self.rep.append(0)
                 self.req_ts.append(pkt.ts_ns)
-                self.tflags.append(_MULTI if multi else 0)
+                self.tflags.append(0)
                 self.latest[key] = tx
             else:
                 retrans = True
@@ -679,9 +688,8 @@ def _add_flags(t: Tree, off: int, flags: int, kind: int) -> None:
     if kind == LLMNR:
         conflict = f.add_bits(F_CONFLICT_Q, off, 2, flags)
         if response:
-            conflict.label = conflict.label.replace(
-                "The sender received multiple responses", "The name is not considered unique"
-            ).replace("None", "The name is considered unique")
+            value = _CONFLICT_RESPONSE[bool(flags & 0x0400)]
+            conflict.label = f"{bitfield_str(F_CONFLICT_Q, flags, 16)} = Conflict: {value}"
         f.add_bits(F_TRUNCATED, off, 2, flags)
         f.add_bits(F_TENTATIVE, off, 2, flags)
         if response:
@@ -1197,7 +1205,7 @@ def _section(m: _Msg, pos: int, count: int, t: Tree, title: str) -> int:
     return pos
 
 
-def _transaction(t: Tree, dt: Tree, pkt: Packet, st: DnsState, tx: int, retrans: bool,
+def _transaction(t: Tree, pkt: Packet, st: DnsState, tx: int, retrans: bool,
                  response: bool, id_node: Tree) -> None:
     """tshark's generated request/response items, after the sections."""
     req = st.req[tx] if tx >= 0 else 0
@@ -1208,10 +1216,10 @@ def _transaction(t: Tree, dt: Tree, pkt: Packet, st: DnsState, tx: int, retrans:
             if t:
                 id_node.add_expert(RETRANSMIT_REQUEST, 0, 0, "DNS query retransmission. "
                                                              f"Original request in frame {req}")
-                dt.add(RETRANSMIT_REQUEST_IN, 0, 0, req, generated=True)
-                dt.add(RETRANSMISSION, 0, 0, True, generated=True)
+                t.add(RETRANSMIT_REQUEST_IN, 0, 0, req, generated=True)
+                t.add(RETRANSMISSION, 0, 0, True, generated=True)
         elif rep and t and rep != pkt.number:
-            dt.add(RESPONSE_IN, 0, 0, rep, generated=True)
+            t.add(RESPONSE_IN, 0, 0, rep, generated=True)
         return
     if req:
         if retrans and rep:
@@ -1219,13 +1227,13 @@ def _transaction(t: Tree, dt: Tree, pkt: Packet, st: DnsState, tx: int, retrans:
             if t:
                 id_node.add_expert(RETRANSMIT_RESPONSE, 0, 0, "DNS response retransmission. "
                                                               f"Original response in frame {rep}")
-                dt.add(RETRANSMIT_RESPONSE_IN, 0, 0, rep, generated=True)
-                dt.add(RETRANSMISSION, 0, 0, True, generated=True)
+                t.add(RETRANSMIT_RESPONSE_IN, 0, 0, rep, generated=True)
+                t.add(RETRANSMISSION, 0, 0, True, generated=True)
         elif t:
-            dt.add(RESPONSE_TO, 0, 0, req, generated=True)
-            dt.add(TIME, 0, 0, pkt.ts_ns - st.req_ts[tx], generated=True)
+            t.add(RESPONSE_TO, 0, 0, req, generated=True)
+            t.add(TIME, 0, 0, pkt.ts_ns - st.req_ts[tx], generated=True)
     elif not retrans and t:
-        dt.add(UNSOLICITED, 0, 0, True, generated=True)
+        t.add(UNSOLICITED, 0, 0, True, generated=True)
 
 
 def dissect_message(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, kind: int = DNS,
@@ -1255,6 +1263,8 @@ def dissect_message(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, kind:
         _add_flags(t, off + 2, flags, kind)
     st: DnsState = pkt.state.slot("dns", DnsState)
     conv = _conversation(pkt)
+    # tshark matches right after the id and flags: a message cut short later still counts
+    tx, retrans = st.match(pkt, nth, conv, tid, response) if conv is not None else (-1, False)
     m = _Msg(buf, off, end, kind, pkt)
     buf.need_within(off + 4, 8, end)
     qd, an, ns, ar = _HDR(data, off)[2:]
@@ -1265,39 +1275,25 @@ def dissect_message(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, kind:
         t.add(COUNT_UPDATES if update else COUNT_AUTH, off + 8, 2, ns)
         t.add(COUNT_ADD, off + 10, 2, ar)
     pos = off + 12
-    multi = False
-    tx, retrans = -1, False
-    matched = False
-
-    def match() -> None:
-        nonlocal tx, retrans, matched
-        if not matched and conv is not None:
-            tx, retrans = st.match(pkt, nth, conv, tid, response, multi)
-        matched = True
-
-    try:
-        if qd:
-            qt = t.add_text(pos, 0, "Zone" if update else "Queries") if t else t
-            start = pos
-            for _ in range(qd):
-                pos, qtype = _query(m, pos, qt)
-                multi = qtype in (T_AXFR, T_IXFR)
-            if qt:
-                qt.set_size(pos - start)
-        # tshark matches before the records: a message cut short still counts.
-        match()
-        if an:
-            pos = _section(m, pos, an, t, "Prerequisites" if update else "Answers")
-        if ns:
-            pos = _section(m, pos, ns, t, "Updates" if update else "Authoritative nameservers")
-        if ar:
-            pos = _section(m, pos, ar, t, "Additional records")
-    except (Truncated, Malformed):
-        match()
-        raise
+    if qd:
+        qt = t.add_text(pos, 0, "Zone" if update else "Queries") if t else t
+        start = pos
+        qtype = -1
+        for _ in range(qd):
+            pos, qtype = _query(m, pos, qt)
+        if qt:
+            qt.set_size(pos - start)
+        if tx >= 0 and not pkt.visited:
+            st.zone_transfer(tx, qtype in (T_AXFR, T_IXFR))
+    if an:
+        pos = _section(m, pos, an, t, "Prerequisites" if update else "Answers")
+    if ns:
+        pos = _section(m, pos, ns, t, "Updates" if update else "Authoritative nameservers")
+    if ar:
+        pos = _section(m, pos, ar, t, "Additional records")
     if pkt.in_error:
         return
-    _transaction(t, t, pkt, st, tx, retrans, response, id_node)
+    _transaction(t, pkt, st, tx, retrans, response, id_node)
     extra = end - pos
     if extra > 0 and t:
         x = t.add_text(pos, extra, f"Extraneous Data ({extra} bytes)")
@@ -1483,5 +1479,15 @@ UDP_PORT.register(5355, _udp(LLMNR))
 TCP_PORT.register(53, dissect_dns_tcp)
 TCP_PORT.register(5353, dissect_dns_tcp)
 
-__all__ = ["read_name", "dissect_message", "dissect_dns_tcp", "tcp_pdus", "type_name",
-           "peek_message", "MessageSummary", "DnsState", "RCODES", "OPCODES"]
+__all__ = [
+    "OPCODES",
+    "RCODES",
+    "DnsState",
+    "MessageSummary",
+    "dissect_dns_tcp",
+    "dissect_message",
+    "peek_message",
+    "read_name",
+    "tcp_pdus",
+    "type_name",
+]

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from analyzer.columns import info as info_column
 from dissectors import CaptureState, dissect_frame
-from dissectors.dns import LOOP, TOO_LONG, peek_message, read_name
 from dissectors.buffer import Malformed, Truncated
+from dissectors.dns import LOOP, TOO_LONG, peek_message, read_name
 from dissectors.fields import REGISTRY, fields_value
 
 CLIENT, SERVER = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
@@ -90,7 +90,7 @@ def answer(q: dns.message.Message, *records: tuple[str, str, str], rcode: int = 
 
 
 # dns.pcap frames 1 and 2: A www.lab.test -> 10.77.2.2 (tcpdump -X payloads)
-Q1 = bytes.fromhex("36a60100000100000000000003777777036c6162047465737400000100 01".replace(" ", ""))
+Q1 = bytes.fromhex("36a60100000100000000000003777777036c61620474657374000001 0001")
 R1 = bytes.fromhex("36a68580000100010000000003777777036c61620474657374000001000"
                    "1c00c000100010000003c00040a4d0202")
 
@@ -121,8 +121,7 @@ def test_query_and_answer_fields_and_info():
     assert "www.lab.test: type A, class IN, addr 10.77.2.2" in texts(root)
     assert "Time to live: 60 (1 minute)" in texts(root)
     assert "Flags: 0x8580 Standard query response, No error" in texts(root)
-    assert root.values()["frame.protocols"] == ["raw:ip:udp:dns"] or \
-        "dns" in root.find("frame.protocols").value
+    assert root.values()["frame.protocols"] == ["ip:udp:dns"]
 
 
 def test_rcode_and_opcode_in_info():
@@ -232,14 +231,14 @@ def test_pointer_loop_is_named_like_tshark():
 
 def test_label_past_the_message_is_malformed():
     # zeek_dns-invalid-names.pcap frame 1: the message ends inside the label
-    root, pkt = Capture().add(udp_frame(bytes.fromhex("222201000001000000000000") + b"\x03a"))
+    _, pkt = Capture().add(udp_frame(bytes.fromhex("222201000001000000000000") + b"\x03a"))
     assert pkt.damage == "malformed"
     assert info_column(pkt) == "Standard query 0x2222[Malformed Packet]"
 
 
 def test_escapes_and_name_length_count_raw_bytes():
     name = b"\x05a.b\\c\x03x\x01y\x00"
-    root, pkt = Capture().add(udp_frame(_msg(name)))
+    root, _ = Capture().add(udp_frame(_msg(name)))
     assert values(root, "dns.qry.name") == ["a.b\\c.x\\001y"]
     assert values(root, "dns.qry.name.len") == ["9"]
 
@@ -269,7 +268,7 @@ def test_retransmitted_query_then_answer_then_duplicate_answer():
     q = query("silent.lab.test", qid=0xc1b1)
     cap = Capture()
     cap.add(udp_frame(q.to_wire()), ts=1.0)
-    root, pkt = cap.add(udp_frame(q.to_wire()), ts=2.0)
+    root, _ = cap.add(udp_frame(q.to_wire()), ts=2.0)
     assert values(root, "dns.retransmit_request_in") == ["1"]
     assert values(root, "dns.retransmission") == ["1"]
     assert "[Expert Info (Warning/Protocol): DNS query retransmission. Original request in " \

@@ -18,8 +18,9 @@ State is one small record per query transaction, never per packet.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,16 @@ from dissectors.fields import Severity, ipv4_str, ipv6_str
 
 from ..textsafe import safe
 from .findings import Finding, kind
-from .summary import (INNER, IPPROTO_TCP, IPPROTO_UDP, LINK_PARSERS, SLOW, TRANSPORT,
-                      _gather, frame_linktypes)
+from .summary import (
+    INNER,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    LINK_PARSERS,
+    SLOW,
+    TRANSPORT,
+    _gather,
+    frame_linktypes,
+)
 
 DNS_PORT, MDNS_PORT, LLMNR_PORT = 53, 5353, 5355
 PORTS = (DNS_PORT, MDNS_PORT, LLMNR_PORT)
@@ -499,7 +508,7 @@ def _lookup_findings(lookups: list[_Lookup]) -> list[Finding]:
         elif found is None and first.nodata:
             nodata.append(((first.name.lower(), first.qtype), lk, frames, -1))
     out = []
-    for (name, _), g in _group(nx).items():
+    for g in _group(nx).values():
         lk = g.items[0]
         first = lk.items[0]
         tried = list(dict.fromkeys(t.name for lk2 in g.items for t in lk2.items[1:]
@@ -514,7 +523,7 @@ def _lookup_findings(lookups: list[_Lookup]) -> list[Finding]:
             frames=g.frames,
             metrics={"name": first.name, "type": first.type_text, "lookups": len(g.items),
                      "tried": tried, "server": first.server}))
-    for (base, found_name, _), g in _group(search).items():
+    for (base, _, _), g in _group(search).items():
         lk, found, failed = g.items[0]
         cost = found.first_ts - lk.items[0].first_ts
         tried = [t.name for t in failed]
@@ -526,7 +535,7 @@ def _lookup_findings(lookups: list[_Lookup]) -> list[Finding]:
             metrics={"name": base, "found": found.name, "type": found.type_text,
                      "tried": tried, "nxdomains": len(failed), "cost_ms": _ms(cost),
                      "lookups": len(g.items)}))
-    for (name, _), g in _group(nodata).items():
+    for g in _group(nodata).values():
         lk = g.items[0]
         first = lk.items[0]
         out.append(Finding(
