@@ -132,9 +132,10 @@ class DnsTransaction:
     """One question and its answer (or none). Times in ns since the epoch; frames 1-based."""
 
     proto: str                  # "DNS", "MDNS", "LLMNR"
-    client: str                 # "address:port" (IPv6 in brackets)
-    server: str
-    client_addr: str
+    client_ip: bytes            # 4 or 16 bytes
+    client_port: int
+    server_ip: bytes
+    server_port: int
     name: str
     qtype: int
     id: int
@@ -150,6 +151,19 @@ class DnsTransaction:
     answers: int = 0
     truncated: bool = False
     duplicates: int = 0         # extra answers to the same query
+
+    @property
+    def client(self) -> str:
+        """'address:port' (IPv6 in brackets)."""
+        return _endpoint(self.client_ip, self.client_port)
+
+    @property
+    def server(self) -> str:
+        return _endpoint(self.server_ip, self.server_port)
+
+    @property
+    def client_addr(self) -> str:
+        return _addr(self.client_ip)
 
     @property
     def answered(self) -> bool:
@@ -236,7 +250,6 @@ class DnsAnalyzer:
         if msg.opcode != 0:
             return None
         if not msg.response:
-            server_port = dport
             key = (via_tcp, src, sport, msg.id)
             tx = self._open.get(key)
             if tx is not None and not tx.answered and tx.name == msg.qname \
@@ -245,12 +258,9 @@ class DnsAnalyzer:
                 tx.last_query_ts = ts_ns
                 return tx
             tx = DnsTransaction(
-                proto=_PROTO_BY_PORT.get(min(sport, dport) if min(sport, dport) in
-                                         _PROTO_BY_PORT else server_port, "DNS"),
-                client=_endpoint(src, sport), server=_endpoint(dst, dport),
-                client_addr=_addr(src), name=msg.qname, qtype=msg.qtype, id=msg.id,
-                via_tcp=via_tcp, first_ts=ts_ns, query_frames=[frame], last_query_ts=ts_ns,
-                edns_payload=msg.edns_payload, stream=stream)
+                _PROTO_BY_PORT.get(dport) or _PROTO_BY_PORT.get(sport, "DNS"), src, sport,
+                dst, dport, msg.qname, msg.qtype, msg.id, via_tcp, ts_ns, [frame], ts_ns,
+                msg.edns_payload, stream)
             self._open[key] = tx
             self.transactions.append(tx)
             return tx
@@ -298,9 +308,9 @@ def _lookups(txs: list[DnsTransaction]) -> list[_Lookup]:
     transaction joins the open lookup when it follows within CHAIN_GAP_NS, the lookup has
     no positive answer yet, and the names share their leading labels."""
     out: list[_Lookup] = []
-    current: dict[tuple[str, int], _Lookup] = {}
+    current: dict[tuple[bytes, int], _Lookup] = {}
     for tx in sorted(txs, key=lambda t: t.first_ts):
-        key = (tx.client_addr, tx.qtype)
+        key = (tx.client_ip, tx.qtype)
         labels = _labels(tx.name)
         lk = current.get(key)
         if lk is not None and not lk.done and tx.first_ts - lk.last_ts <= CHAIN_GAP_NS:
@@ -452,15 +462,15 @@ def _slow(lookups: list[_Lookup]) -> list[Finding]:
 
 def _truncated(txs: list[DnsTransaction]) -> list[Finding]:
     """TC=1 answers over UDP, and whether the client asked again over TCP."""
-    by_client: dict[tuple[str, str, int], list[DnsTransaction]] = {}
+    by_client: dict[tuple[bytes, str, int], list[DnsTransaction]] = {}
     for t in txs:
         if t.via_tcp:
-            by_client.setdefault((t.client_addr, t.name.lower(), t.qtype), []).append(t)
+            by_client.setdefault((t.client_ip, t.name.lower(), t.qtype), []).append(t)
     pairs = []
     for t in txs:
         if not (t.truncated and not t.via_tcp and t.answered):
             continue
-        retry = next((r for r in by_client.get((t.client_addr, t.name.lower(), t.qtype), [])
+        retry = next((r for r in by_client.get((t.client_ip, t.name.lower(), t.qtype), [])
                       if 0 <= r.first_ts - t.response_ts <= TCP_RETRY_WINDOW_NS), None)
         frames = _frames(t) + (_frames(retry) if retry else [])
         pairs.append(((t.name.lower(), t.qtype, t.server), (t, retry), frames, t.stream))
@@ -600,12 +610,14 @@ def _stats(txs: list[DnsTransaction], unsolicited: int) -> dict[str, Any]:
 def candidate_rows(cols: Any) -> np.ndarray:
     """Rows whose own transport header is TCP or UDP with a DNS, mDNS or LLMNR port and a
     payload (for TCP)."""
-    ports = np.array(PORTS, np.uint16)
-    own = (cols.flags & TRANSPORT).astype(bool) & ~(cols.flags & INNER).astype(bool)
-    udp = cols.ip_proto == IPPROTO_UDP
-    tcp = (cols.ip_proto == IPPROTO_TCP) & (cols.plen > 0)
-    hit = np.isin(cols.sport, ports) | np.isin(cols.dport, ports)
-    return np.flatnonzero(own & (udp | tcp) & hit)
+    hit = np.zeros(len(cols.sport), bool)
+    for port in PORTS:
+        hit |= (cols.sport == port) | (cols.dport == port)
+    rows = np.flatnonzero(hit)
+    flags, proto = cols.flags[rows], cols.ip_proto[rows]
+    keep = (flags & TRANSPORT != 0) & (flags & INNER == 0) & (
+        (proto == IPPROTO_UDP) | (proto == IPPROTO_TCP) & (cols.plen[rows] > 0))
+    return rows[keep]
 
 
 def _payload_offsets(index: Any, cols: Any, rows: np.ndarray) -> np.ndarray:
