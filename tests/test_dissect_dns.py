@@ -357,6 +357,15 @@ def test_tcp_several_messages_in_one_segment_and_one_across_segments():
     _, pkt = cap.add(tcp_frame(three[10:], seq=pkt.tcp.seq_raw + 10))
     assert pkt.damage == ""                 # the rest is not misread as a length prefix
     assert info_column(pkt).endswith("[TCP segment of a reassembled PDU]")
+    _, again = cap.again(3)                 # random access reads what the first pass saw
+    assert (again.damage, info_column(again)) == ("", info_column(pkt))
+
+
+def test_extraneous_bytes_after_the_records():
+    root, pkt = Capture().add(udp_frame(Q1 + b"xyz"))
+    assert info_column(pkt) == "Standard query 0x36a6 A www.lab.test"
+    assert "Extraneous Data (3 bytes)" in texts(root)
+    assert values(root, "dns.extraneous.length") == ["3"]
 
 
 def test_mdns_qu_question_and_cache_flush():
