@@ -1237,9 +1237,11 @@ def _transaction(t: Tree, pkt: Packet, st: DnsState, tx: int, retrans: bool,
 
 
 def dissect_message(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, kind: int = DNS,
-                    length_at: int = -1, nth: int = 0) -> None:
+                    length_at: int = -1) -> None:
     """One DNS/mDNS/LLMNR message in [off, end); `length_at` is where its TCP length
-    prefix is (or -1); `nth` counts earlier messages of the same frame."""
+    prefix is (or -1). Messages already dissected in this frame (several in one TCP
+    segment) are counted from the layer list, so any caller (a reassembler) can call it."""
+    nth = pkt.layers.count(_LAYER[kind])
     pkt.enter(_LAYER[kind])
     pkt.set_protocol(_PROTO_NAMES[kind])
     data = buf.data
@@ -1465,8 +1467,8 @@ def dissect_dns_tcp(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> No
                 st.remember_pending(key, (seg.seq_raw + skip) & 0xFFFFFFFF, pending[1] - skip)
             st.tcp_skip[pkt.number] = skip
     pdus, missing = tcp_pdus(buf, off + skip, end)
-    for nth, (start, stop) in enumerate(pdus):
-        dissect_message(buf, start + 2, stop, tree, pkt, DNS, length_at=start, nth=nth)
+    for start, stop in pdus:
+        dissect_message(buf, start + 2, stop, tree, pkt, DNS, length_at=start)
     if missing and key is not None and not pkt.visited:
         st.remember_pending(key, (seg.seq_raw + end - off) & 0xFFFFFFFF, missing)
     if (missing or skip) and not pdus:
