@@ -42,8 +42,14 @@ def protocol(pkt: Packet) -> str:
     return safe(pkt.col_protocol)
 
 
+COL_MAX_INFO_LEN = 4095   # bytes: Wireshark cuts the Info column there (COL_MAX_INFO_LEN - 1)
+
+
 def info(pkt: Packet) -> str:
-    return safe(pkt.info_text())
+    text = pkt.info_text()
+    if len(text) > COL_MAX_INFO_LEN // 4:
+        text = text.encode()[:COL_MAX_INFO_LEN].decode("utf-8", "ignore")
+    return safe(text)
 
 
 def _frac(ns: int, digits: int) -> str:
