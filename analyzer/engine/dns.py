@@ -523,7 +523,10 @@ def _lookup_findings(lookups: list[_Lookup]) -> list[Finding]:
         first = lk.items[0]
         tried = list(dict.fromkeys(t.name for lk2 in g.items for t in lk2.items[1:]
                                    if t.name != first.name))
-        text = f"{safe(first.name)} {first.type_text} does not exist (NXDOMAIN)"
+        queries = sum(len(lk2.items) for lk2 in g.items)
+        spent = max(0, lk.last_ts - first.first_ts)
+        text = f"{safe(first.name)} {first.type_text} does not exist (NXDOMAIN): {queries} " \
+               f"quer{'y' if queries == 1 else 'ies'} in {_ms(spent)} ms"
         if tried:
             text += f"; also tried {', '.join(safe(n) for n in tried)}"
         if len(g.items) > 1:
@@ -549,7 +552,8 @@ def _lookup_findings(lookups: list[_Lookup]) -> list[Finding]:
         lk = g.items[0]
         first = lk.items[0]
         out.append(Finding(
-            NODATA_KIND, f"{safe(first.name)} has no {first.type_text} record (NODATA)",
+            NODATA_KIND, f"{safe(first.name)} has no {first.type_text} record (NODATA), "
+                         f"{len(lk.items)} quer{'y' if len(lk.items) == 1 else 'ies'}",
             proto="DNS", flow=f"{first.client} -> {first.server}", frames=g.frames,
             metrics={"name": first.name, "type": first.type_text, "lookups": len(g.items),
                      "search_tries": sum(len(lk2.items) - 1 for lk2 in g.items)}))

@@ -89,6 +89,7 @@ class Capture:
     cols: SummaryColumns
     tcp: TcpColumns
     flows: Any = None           # tcp_flows.StreamTable: per-connection facts
+    dns: Any = None             # dns.DnsResult: transactions and their statistics
     conversations: Any = None   # conversations.ConversationTable: TCP and UDP, tshark's counts
     findings: list = field(default_factory=list)   # findings.Finding, report order
     _by_row: dict | None = field(default=None, repr=False)
@@ -441,7 +442,7 @@ def _columns(n: int, cols: SummaryColumns, rows: np.ndarray, direction: np.ndarr
 
 def register_analyzers() -> None:
     """Import every analyzer, so its finding kinds are registered fields."""
-    from . import diagnoses  # noqa: F401
+    from . import diagnoses, dns  # noqa: F401
 
 
 def first_pass(source: str | Path | FrameSource, *, cancel: threading.Event | None = None,
@@ -467,11 +468,15 @@ def first_pass(source: str | Path | FrameSource, *, cancel: threading.Event | No
     tcp = analyze_tcp(index, cols, cancel, lambda f: report("tcp", f))
     cap = Capture(path, index, cols, tcp)
     register_analyzers()
-    from . import conversations, diagnoses, findings, tcp_flows
+    from . import conversations, diagnoses, dns, findings, tcp_flows
     report("conversations", 0.0)
     cap.conversations = conversations.conversations(index, cols)
     cap.flows = tcp_flows.build(cap)
     report("findings", 0.0)
-    cap.findings = findings.ordered(diagnoses.diagnose(cap, cap.flows))
+    found = diagnoses.diagnose(cap, cap.flows)
+    report("dns", 0.0)
+    cap.dns = dns.analyze_dns(cap)
+    found += cap.dns.findings
+    cap.findings = findings.ordered(found)
     report("done", 1.0)
     return cap
