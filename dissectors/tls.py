@@ -878,9 +878,7 @@ def record_len(data: bytes, off: int, end: int) -> int | None:
     """The length of the record at `off` (header included), None while the header is
     incomplete; bytes that are no record are taken whole (shown as continuation)."""
     if end - off < 5:
-        if data[off] & 0x80 and end - off >= 2:
-            return _ssl2_len(data, off, end)
-        return None if _could_start(data, off, end) else end - off
+        return None                    # tshark waits for a whole header, whatever it holds
     ct, major, minor = data[off], data[off + 1], data[off + 2]
     if 20 <= ct <= 25 and major == 3 and minor <= 4:
         n = data[off + 3] << 8 | data[off + 4]
@@ -888,13 +886,6 @@ def record_len(data: bytes, off: int, end: int) -> int | None:
     if ct & 0x80:
         return _ssl2_len(data, off, end)
     return end - off
-
-
-def _could_start(data: bytes, off: int, end: int) -> bool:
-    """A few bytes that may be the start of a record header."""
-    if not 20 <= data[off] <= 25:
-        return False
-    return end - off < 2 or data[off + 1] == 3
 
 
 def _ssl2_len(data: bytes, off: int, end: int) -> int:
