@@ -1,0 +1,659 @@
+"""TLS handshakes per connection, and what went wrong with them (the first pass's TLS part).
+
+Why: "the service is slow / the client cannot connect" is often a TLS handshake that failed
+(an alert: no common version or cipher, a certificate the client refused) or one that cost
+too many round trips (no resumption, a HelloRetryRequest, a slow server). This pass finds
+TLS connections in the summary columns with numpy, then reads only what it needs: the
+plaintext handshake messages in full (parsed by the TLS dissector's own code, so the
+details pane and the analysis agree), and after the handshake only the 5-byte record
+headers, jumping from one header to the next by sequence number (an encrypted alert is a
+type-21 record after ChangeCipherSpec). The work is bounded by records, not by packets.
+
+One `TlsHandshake` per connection (bounded by connections), and `Finding`s:
+fatal alerts (who sent them and what they mean), certificates rejected by the client,
+version and cipher mismatches, expired certificates and names that do not match the SNI,
+churn of full handshakes to one server, slow server first flights; resumption is
+information. The side responsible is said plainly: a client refusing a certificate is the
+server's certificate problem, not the server aborting.
+"""
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analyzer.engine.findings import Finding, kind
+from analyzer.engine.summary import (ACK, INNER, SYN, TRANSPORT, IPPROTO_TCP, SummaryColumns,
+                                     frame_linktypes)
+from analyzer.keylog import KeyLog, from_secrets
+from analyzer.textsafe import safe
+from dissectors import tls_names as N
+from dissectors.buffer import Buf, DissectError
+from dissectors.fields import Severity
+from dissectors.tls import MAX_RECORD, Hello, certificates, hello
+from dissectors.tree import NULL_TREE
+from dissectors.x509 import CertSummary, name_matches, summarize
+
+MAX_RECORDS = 200_000          # record headers walked per direction
+MAX_HANDSHAKE_BYTES = 1 << 18  # plaintext handshake bytes kept per direction
+CHURN_MIN = 20                 # full handshakes to one server before churn is reported
+SLOW_MIN_NS = 100_000_000      # a server first flight this much later than an RTT is slow
+_L3_OFFSET = {1: 14, 113: 16, 276: 20, 0: 4, 108: 4, 12: 0, 14: 0, 101: 0, 228: 0, 229: 0}
+_VLAN = 0x0008
+
+ALERT = kind("wirelens.tls.alert", Severity.ERROR, "TLS fatal alert",
+             explain="One side ended the TLS connection with a fatal alert: the request on "
+                     "it failed. The alert's description says why, and who sent it says "
+                     "which side refused.",
+             remedy="Read the description: the side that sent it logs the reason too.",
+             group="protocol")
+CERT_REJECTED = kind("wirelens.tls.cert_rejected", Severity.ERROR,
+                     "Client rejected the server's certificate",
+                     explain="The client aborted right after the server's certificate "
+                             "(bad_certificate, unknown_ca, certificate_unknown...): it does not "
+                             "trust the chain, the name or the dates. The server did nothing "
+                             "wrong in the protocol; its certificate is the problem.",
+                     remedy="Check the chain the server sends (intermediates included), the "
+                            "names it covers and its validity; or the client's trust store.",
+                     responsible="server", group="security")
+VERSION_MISMATCH = kind("wirelens.tls.version_mismatch", Severity.ERROR,
+                        "No common TLS version",
+                        explain="The client offered TLS versions the server does not accept "
+                                "(protocol_version alert): the connection fails before any "
+                                "request.",
+                        remedy="Enable a common version: update the old side, or allow the "
+                               "version on the server if policy permits.",
+                        responsible="unknown", group="protocol")
+NO_COMMON_CIPHER = kind("wirelens.tls.no_common_cipher", Severity.ERROR,
+                        "No common cipher suite",
+                        explain="The server found nothing acceptable in the client's cipher "
+                                "suites (or groups) and answered the ClientHello with a "
+                                "handshake_failure alert.",
+                        remedy="Compare the client's offered suites (in the ClientHello) with "
+                               "the server's configured list and enable one in common.",
+                        responsible="unknown", group="protocol")
+CERT_EXPIRED = kind("wirelens.tls.cert_expired", Severity.ERROR,
+                    "Server certificate expired",
+                    explain="The server presents a certificate outside its validity period at "
+                            "capture time; clients that verify refuse it "
+                            "(certificate_expired).",
+                    remedy="Renew the certificate and reload the server; automate renewal.",
+                    responsible="server", group="security")
+HOSTNAME_MISMATCH = kind("wirelens.tls.hostname_mismatch", Severity.ERROR,
+                         "Certificate does not cover the requested name",
+                         explain="The name the client asked for (SNI) is not among the "
+                                 "certificate's names (subjectAltName, else CN); verifying "
+                                 "clients refuse it.",
+                         remedy="Serve a certificate that covers the name (or fix the name the "
+                                "client uses, or the server's SNI routing).",
+                         responsible="server", group="security")
+CHURN = kind("wirelens.tls.full_handshake_churn", Severity.WARN,
+             "Many full TLS handshakes, no resumption",
+             explain="Clients open many new TLS connections to this server and never resume a "
+                     "session: every connection pays the full handshake (round trips, "
+                     "certificate, key exchange CPU).",
+             remedy="Reuse connections (keep-alive, pooling) and enable session tickets or "
+                    "session caching on the server.",
+             responsible="client", group="sequence")
+SLOW = kind("wirelens.tls.slow_handshake", Severity.WARN, "Slow TLS handshake",
+            explain="The server's first flight (ServerHello) came much later than the network "
+                    "round trip: the server spent the time (key exchange CPU, a slow "
+                    "certificate or OCSP lookup, an overloaded TLS terminator).",
+            remedy="Check the TLS terminator's CPU and its certificate/OCSP setup.",
+            responsible="server", group="sequence")
+RESUMED = kind("wirelens.tls.resumed", Severity.CHAT, "TLS session resumed",
+               explain="The connection resumed an earlier session (session id, ticket or "
+                       "TLS 1.3 PSK): no certificate, fewer round trips or less CPU.",
+               remedy="Nothing to do: resumption is working.", group="sequence")
+
+# client alerts that mean "your certificate is not acceptable"
+_CERT_ALERTS = {42, 43, 44, 45, 46, 48, 116}
+
+
+@dataclass
+class TlsAlert:
+    frame: int
+    sender: str            # "client" or "server"
+    level: int             # 1 warning, 2 fatal, 0 unknown (encrypted)
+    description: int       # -1 when encrypted
+
+    @property
+    def name(self) -> str:
+        if self.description < 0:
+            return "encrypted alert"
+        return N.ALERT_IDS.get(self.description, f"alert {self.description}")
+
+
+@dataclass
+class TlsHandshake:
+    """One TLS connection's handshake, in a few hundred bytes."""
+
+    stream: int
+    client: str
+    server: str
+    version: str = ""
+    version_code: int = 0
+    cipher: str = ""
+    cipher_code: int = -1
+    sni: str = ""
+    alpn_offered: list[str] = field(default_factory=list)
+    alpn: str = ""                 # chosen (visible in clear up to TLS 1.2)
+    resumed: str = ""              # "", "session id", "ticket", "psk"
+    hrr: bool = False
+    early_data: bool = False       # 0-RTT offered by the client
+    certificate: CertSummary | None = None
+    chain_length: int = 0
+    alerts: list[TlsAlert] = field(default_factory=list)
+    handshake_ms: float | None = None
+    server_hello_ms: float | None = None   # ClientHello to ServerHello (server's first flight)
+    handshake_rtts: float | None = None
+    rtt_ms: float | None = None
+    ja3: str = ""
+    ja4: str = ""
+    keys: tuple[str, ...] = ()     # key log labels known for this session
+    secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
+    frames: dict[str, int] = field(default_factory=dict)   # step -> frame number
+
+    @property
+    def complete(self) -> bool:
+        return self.handshake_ms is not None
+
+
+@dataclass
+class TlsResult:
+    findings: list[Finding] = field(default_factory=list)
+    handshakes: list[TlsHandshake] = field(default_factory=list)
+
+
+# -- reading a direction's bytes ---------------------------------------------------------------
+
+class _Bytes:
+    """One direction of a TCP stream as a byte sequence, read frame by frame on demand."""
+
+    def __init__(self, store: Any, rows: np.ndarray, offs: np.ndarray, lens: np.ndarray,
+                 l3: np.ndarray) -> None:
+        order = np.lexsort((rows, offs))
+        self.rows, self.offs, self.lens, self.l3 = rows[order], offs[order], lens[order], \
+            l3[order]
+        self.ends = self.offs + self.lens
+        self.store = store
+        self._cache: dict[int, bytes] = {}
+
+    def _payload(self, k: int) -> bytes:
+        p = self._cache.get(k)
+        if p is None:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            p = self._cache[k] = _payload(self.store, int(self.rows[k]), int(self.l3[k]),
+                                          int(self.lens[k]))
+        return p
+
+    def _find(self, pos: int) -> int:
+        """The segment holding byte `pos` (the earliest sent among overlapping ones)."""
+        k = int(np.searchsorted(self.offs, pos, "right")) - 1
+        for j in range(k, max(k - 8, -1), -1):
+            if self.ends[j] > pos:
+                k = j
+        return k if k >= 0 and self.offs[k] <= pos < self.ends[k] else -1
+
+    def row_at(self, pos: int) -> int:
+        k = self._find(pos)
+        return int(self.rows[k]) if k >= 0 else -1
+
+    def read(self, pos: int, n: int) -> bytes | None:
+        """Bytes [pos, pos+n), or None when the capture has a hole or ends before."""
+        out = bytearray()
+        while n > 0:
+            k = self._find(pos)
+            if k < 0:
+                return None
+            p = self._payload(k)
+            start = pos - int(self.offs[k])
+            piece = p[start:start + n]
+            if not piece:
+                return None
+            out += piece
+            pos += len(piece)
+            n -= len(piece)
+        return bytes(out)
+
+
+def _payload(store: Any, row: int, l3: int, plen: int) -> bytes:
+    """The TCP payload of a row: the IP packet's end (from its length field, so Ethernet
+    padding is excluded) minus the payload length."""
+    data = store.index.frame(row)
+    if l3 < 0 or l3 + 20 > len(data):
+        return b""
+    ver = data[l3] >> 4
+    if ver == 4:
+        end = l3 + (data[l3 + 2] << 8 | data[l3 + 3])
+    elif ver == 6:
+        end = l3 + 40 + (data[l3 + 4] << 8 | data[l3 + 5])
+    else:
+        return b""
+    end = min(end, len(data))
+    return bytes(data[max(end - plen, 0):end])
+
+
+# -- per connection -----------------------------------------------------------------------------
+
+class _Dir:
+    """What the walk found in one direction."""
+
+    def __init__(self) -> None:
+        self.hs = bytearray()            # plaintext handshake bytes
+        self.hs_frames: list[tuple[int, int]] = []   # (offset in hs, row) per record
+        self.ccs_row = -1
+        self.encrypted_rows: list[int] = []   # first few rows with encrypted records
+        self.record_rows: list[int] = []      # rows of the first records (bounded)
+        self.alerts: list[tuple[int, int, int]] = []   # (row, level, desc); desc -1 encrypted
+
+
+def _walk(b: _Bytes) -> _Dir:
+    """Record headers in sequence order; handshake bodies kept until encryption starts."""
+    d = _Dir()
+    pos = 0
+    for _ in range(MAX_RECORDS):
+        hdr = b.read(pos, 5)
+        if hdr is None:
+            break
+        ct, major, length = hdr[0], hdr[1], hdr[3] << 8 | hdr[4]
+        if not 20 <= ct <= 24 or major != 3 or length > MAX_RECORD:
+            break
+        row = b.row_at(pos)
+        if len(d.record_rows) < 64:
+            d.record_rows.append(row)
+        after_ccs = d.ccs_row >= 0
+        if ct == 22 and not after_ccs and len(d.hs) < MAX_HANDSHAKE_BYTES:
+            body = b.read(pos + 5, length)
+            if body is None:
+                break
+            d.hs_frames.append((len(d.hs), row))
+            d.hs += body
+        elif ct == 20 and d.ccs_row < 0:
+            d.ccs_row = row
+        elif ct == 21:
+            body = b.read(pos + 5, length) if length == 2 and not after_ccs else None
+            if body is not None:
+                d.alerts.append((row, body[0], body[1]))
+            else:
+                d.alerts.append((row, 0, -1))
+        elif ct in (22, 23) and len(d.encrypted_rows) < 8:
+            d.encrypted_rows.append(row)
+        pos += 5 + length
+    return d
+
+
+def _messages(d: _Dir) -> list[tuple[int, int, int, int]]:
+    """(type, body offset, body end, row) of each complete plaintext handshake message."""
+    out = []
+    hs, p = d.hs, 0
+    while p + 4 <= len(hs) and len(out) < 64:
+        mtype = hs[p]
+        mlen = hs[p + 1] << 16 | hs[p + 2] << 8 | hs[p + 3]
+        if mtype not in N.HANDSHAKE_TYPES or p + 4 + mlen > len(hs):
+            break
+        row = next((r for o, r in reversed(d.hs_frames) if o <= p), -1)
+        out.append((mtype, p + 4, p + 4 + mlen, row))
+        p += 4 + mlen
+    return out
+
+
+def _parse_hello(buf: Buf, a: int, b: int, client: bool) -> Hello | None:
+    try:
+        return hello(buf, a, b, NULL_TREE, client)
+    except DissectError:
+        return None
+
+
+def _endpoint(cols: SummaryColumns, row: int, side: str) -> str:
+    v = int(getattr(cols, side)[row])
+    port = int((cols.sport if side == "src" else cols.dport)[row])
+    if int(cols.ipver[row]) == 6:
+        return f"[{ipaddress.IPv6Address(cols.v6_table[v].tobytes())}]:{port}"
+    return f"{ipaddress.IPv4Address(v)}:{port}"
+
+
+class _Conn:
+    """The analysis of one candidate stream."""
+
+    def __init__(self, store: Any, cols: SummaryColumns, stream: int, rows: np.ndarray,
+                 l3: np.ndarray, ts: np.ndarray, keylog: KeyLog,
+                 syn_ack: tuple[int, int] | None) -> None:
+        self.store, self.cols, self.ts, self.syn_ack = store, cols, ts, syn_ack
+        first = int(rows[0])
+        src, sport = cols.src[rows], cols.sport[rows]
+        is_client = (src == cols.src[first]) & (sport == cols.sport[first]) & \
+            (cols.ipver[rows] == cols.ipver[first])
+        self.hs = TlsHandshake(stream, _endpoint(cols, first, "src"), _endpoint(cols, first, "dst"))
+        self.dirs = []
+        for mask in (is_client, ~is_client):
+            r = rows[mask]
+            if len(r):
+                seq = cols.seq[r].astype(np.int64)
+                offs = (seq - int(seq[0])) & 0xFFFFFFFF
+                offs = np.where(offs >= 1 << 31, offs - (1 << 32), offs)
+                self.dirs.append(_walk(_Bytes(store, r, offs, cols.plen[r].astype(np.int64),
+                                              l3[mask])))
+            else:
+                self.dirs.append(_Dir())
+        self._handshake(keylog)
+
+    def _frame(self, row: int) -> int:
+        return row + 1
+
+    def _handshake(self, keylog: KeyLog) -> None:
+        h = self.hs
+        cd, sd = self.dirs
+        ch = sh = None
+        cbuf, sbuf = Buf(bytes(cd.hs)), Buf(bytes(sd.hs))
+        for mtype, a, b, row in _messages(cd):
+            if mtype == 1:
+                parsed = _parse_hello(cbuf, a, b, True)
+                if parsed is not None:
+                    if ch is None:
+                        h.frames["client_hello"] = self._frame(row)
+                    ch = ch or parsed
+                    if h.hrr:
+                        h.frames["client_hello_2"] = self._frame(row)
+                        ch2 = parsed
+                        h.early_data = h.early_data or ch2.early_data
+            elif mtype == 20:
+                h.frames.setdefault("client_finished", self._frame(row))
+        cert_row = -1
+        for mtype, a, b, row in _messages(sd):
+            if mtype == 2:
+                parsed = _parse_hello(sbuf, a, b, False)
+                if parsed is None:
+                    continue
+                if parsed.hrr:
+                    h.hrr = True
+                    h.frames["hello_retry_request"] = self._frame(row)
+                    continue
+                if sh is None:
+                    sh = parsed
+                    h.frames["server_hello"] = self._frame(row)
+            elif mtype == 11 and h.certificate is None:
+                try:
+                    ders = certificates(sbuf, a, b, NULL_TREE, False)
+                except DissectError:
+                    ders = []
+                h.chain_length = len(ders)
+                h.certificate = summarize(ders[0]) if ders else None
+                cert_row = row
+                h.frames["certificate"] = self._frame(row)
+            elif mtype == 20:
+                h.frames.setdefault("server_finished", self._frame(row))
+        if ch is not None:
+            h.sni = safe(ch.sni)
+            h.alpn_offered = [safe(a.decode("utf-8", "replace")) for a in ch.alpn[:16]]
+            h.early_data = h.early_data or ch.early_data
+            full = ch.ja3()
+            h.ja3 = hashlib.md5(full.encode(), usedforsecurity=False).hexdigest()
+            h.ja4 = ch.ja4()[0]
+            h.secrets = dict(keylog.for_random(ch.random))
+            h.keys = tuple(sorted(h.secrets))
+        if sh is not None:
+            v = sh.negotiated
+            h.version_code = v
+            h.version = N.VERSIONS.get(v, f"0x{v:04x}")
+            h.cipher_code = sh.cipher
+            h.cipher = N.CIPHER_SUITES.get(sh.cipher, f"0x{sh.cipher:04x}")
+            if sh.alpn:
+                h.alpn = safe(sh.alpn[0].decode("utf-8", "replace"))
+            h.resumed = self._resumption(ch, sh, cert_row)
+        self._alerts()
+        self._timing(sh is not None)
+
+    def _resumption(self, ch: Hello | None, sh: Hello, cert_row: int) -> str:
+        if sh.negotiated == 0x0304:
+            return "psk" if sh.psk else ""
+        cd, sd = self.dirs
+        # TLS 1.2 abbreviated handshake: the server's CCS follows its ServerHello with no
+        # Certificate; the client offered a ticket or a known session id.
+        if cert_row >= 0 or sd.ccs_row < 0 or ch is None:
+            return ""
+        if ch.ticket > 0:
+            return "ticket"
+        if ch.session_id and ch.session_id == sh.session_id:
+            return "session id"
+        return "ticket" if ch.ticket == 0 else ""
+
+    def _alerts(self) -> None:
+        for side, d in (("client", self.dirs[0]), ("server", self.dirs[1])):
+            for row, level, desc in d.alerts[:16]:
+                self.hs.alerts.append(TlsAlert(self._frame(row), side, level, desc))
+        self.hs.alerts.sort(key=lambda a: a.frame)
+
+    def _timing(self, have_sh: bool) -> None:
+        """ClientHello to the server's Finished: the server's first record after its CCS
+        (TLS 1.2), or the end of the server's first flight before the client's first
+        encrypted record (TLS 1.3)."""
+        h = self.hs
+        cd, sd = self.dirs
+        start = h.frames.get("client_hello")
+        if start is None or not have_sh:
+            return
+        end_row = -1
+        if h.version_code == 0x0304:
+            if cd.encrypted_rows:
+                first_client = cd.encrypted_rows[0]
+                before = [r for r in sd.record_rows if r < first_client]
+                end_row = max(before) if before else -1
+        elif sd.ccs_row >= 0:
+            after = [r for r in sd.record_rows if r > sd.ccs_row] + sd.encrypted_rows
+            end_row = min(after) if after else sd.ccs_row
+        rtt = None
+        if self.syn_ack is not None and 0 <= self.syn_ack[0] < self.syn_ack[1]:
+            rtt = int(self.ts[self.syn_ack[1]]) - int(self.ts[self.syn_ack[0]])
+            h.rtt_ms = round(rtt / 1e6, 3)
+        sh = h.frames.get("server_hello")
+        if sh is not None:
+            h.server_hello_ms = round((int(self.ts[sh - 1]) - int(self.ts[start - 1])) / 1e6, 3)
+        if end_row >= 0:
+            h.frames["handshake_done"] = end_row + 1
+            ms = (int(self.ts[end_row]) - int(self.ts[start - 1])) / 1e6
+            h.handshake_ms = round(ms, 3)
+            if rtt:
+                h.handshake_rtts = round(ms / (rtt / 1e6), 2)
+
+
+def _handshake_rows(cols: SummaryColumns, tcp: np.ndarray, streams: np.ndarray) -> \
+        dict[int, tuple[int, int]]:
+    """Per candidate stream: the row of its first SYN and of the first pure ACK after the
+    SYN/ACK (numpy over the TCP rows)."""
+    f = cols.tcp_flags
+    out: dict[int, tuple[int, int]] = {}
+    want = np.isin(cols.stream, streams) & tcp
+    syn_rows = np.nonzero(want & (f & (SYN | ACK) == SYN))[0]
+    synack_rows = np.nonzero(want & (f & (SYN | ACK) == SYN | ACK))[0]
+    ack_rows = np.nonzero(want & (f & (SYN | ACK) == ACK))[0]
+    first_syn = _first_by_stream(cols.stream[syn_rows], syn_rows)
+    first_synack = _first_by_stream(cols.stream[synack_rows], synack_rows)
+    for s, srow in first_syn.items():
+        sa = first_synack.get(s, -1)
+        if sa < 0:
+            continue
+        acks = ack_rows[cols.stream[ack_rows] == s]
+        later = acks[acks > sa]
+        out[s] = (srow, int(later[0]) if len(later) else -1)
+    return out
+
+
+def _first_by_stream(streams: np.ndarray, rows: np.ndarray) -> dict[int, int]:
+    if not len(rows):
+        return {}
+    uniq, idx = np.unique(streams, return_index=True)
+    return {int(s): int(rows[i]) for s, i in zip(uniq, idx)}
+
+
+# -- the pass -----------------------------------------------------------------------------------
+
+def analyze_tls(store: Any, keylog: KeyLog | None = None) -> TlsResult:
+    """TLS handshakes and findings of a capture (`store.index`, `store.cols`). Secrets come
+    from `keylog` (e.g. --tls-keylog) and from the capture's own Decryption Secrets Blocks."""
+    cols: SummaryColumns = store.cols
+    index = store.index
+    n = len(cols)
+    result = TlsResult()
+    if not n:
+        return result
+    keys = from_secrets(list(getattr(index, "secrets", []) or []))
+    if keylog is not None:
+        keys.merge(keylog)
+    tcp = (cols.ip_proto == IPPROTO_TCP) & (cols.flags & TRANSPORT != 0) & \
+        (cols.flags & INNER == 0) & (cols.stream >= 0)
+    pay_rows = np.nonzero(tcp & (cols.plen > 0))[0]
+    if not len(pay_rows):
+        return result
+    lts = frame_linktypes(index)
+    l3_all = _l3_offsets(cols, lts, pay_rows)
+    streams = cols.stream[pay_rows]
+    first = _first_by_stream(streams, np.arange(len(pay_rows)))
+    candidates = []
+    for s, k in first.items():
+        head = _payload(store, int(pay_rows[k]), int(l3_all[k]), int(cols.plen[pay_rows[k]]))
+        if len(head) >= 5 and 20 <= head[0] <= 23 and head[1] == 3 and head[2] <= 4:
+            candidates.append(s)
+    if not candidates:
+        return result
+    ts = np.asarray(index.ts_ns, np.int64)
+    cand = np.asarray(candidates, np.int64)
+    syn_ack = _handshake_rows(cols, tcp, cand)
+    order = np.argsort(streams, kind="stable")
+    sorted_streams = streams[order]
+    for s in candidates:
+        lo, hi = np.searchsorted(sorted_streams, [s, s + 1])
+        ks = order[lo:hi]
+        conn = _Conn(store, cols, int(s), pay_rows[ks], l3_all[ks], ts, keys,
+                     syn_ack.get(int(s)))
+        result.handshakes.append(conn.hs)
+    ts0 = int(ts[0]) if len(ts) else 0
+    for h in result.handshakes:
+        result.findings.extend(_findings(h, ts0))
+    result.findings.extend(_churn(result.handshakes))
+    return result
+
+
+def _l3_offsets(cols: SummaryColumns, lts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Where the IP header starts in each row (-1 for link types the fast path lacks)."""
+    base = np.full(len(rows), -1, np.int64)
+    lt = lts[rows]
+    for code, off in _L3_OFFSET.items():
+        base[lt == code] = off
+    vlan = (cols.flags[rows] & _VLAN) != 0
+    return np.where((base >= 0) & vlan, base + 4, base)
+
+
+# -- findings -----------------------------------------------------------------------------------
+
+def _flow(h: TlsHandshake) -> str:
+    return f"{h.client} -> {h.server}"
+
+
+def _finding(spec: Any, h: TlsHandshake, summary: str, frames: list[int], who: str = "",
+             **metrics: Any) -> Finding:
+    return Finding(spec, summary, stream=h.stream, proto="TLS", flow=_flow(h), frames=frames,
+                   responsible=who, metrics=metrics)
+
+
+def _findings(h: TlsHandshake, capture_ts_ns: int) -> list[Finding]:
+    out: list[Finding] = []
+    sni = h.sni or "(no SNI)"
+    cert = h.certificate
+    fatal = next((a for a in h.alerts if a.level == 2), None)
+    explained = False
+    ch = h.frames.get("client_hello", 0)
+    if cert is not None:
+        now = capture_ts_ns // 1_000_000_000
+        if not cert.valid_at(now):
+            out.append(_finding(CERT_EXPIRED, h, f"certificate for {cert.common_name or cert.subject} "
+                                                  f"valid {_day(cert.not_before)} to "
+                                                  f"{_day(cert.not_after)}, outside the capture time",
+                                [ch, h.frames.get("certificate", 0)], "server",
+                                not_after=cert.not_after))
+            explained = bool(fatal and fatal.description in _CERT_ALERTS)
+        if h.sni and not name_matches(h.sni, cert.names()):
+            out.append(_finding(HOSTNAME_MISMATCH, h,
+                                f"SNI {h.sni} not in the certificate's names "
+                                f"({', '.join(cert.names()[:4]) or 'none'})",
+                                [ch, h.frames.get("certificate", 0)], "server",
+                                sni=h.sni, names=list(cert.names()[:16])))
+            explained = explained or bool(fatal and fatal.description in _CERT_ALERTS)
+    if fatal is not None and not explained:
+        out.append(_alert_finding(h, fatal, sni))
+    if h.resumed:
+        out.append(_finding(RESUMED, h, f"{h.version} session to {sni} resumed by {h.resumed}",
+                            [ch], "", resumed=h.resumed))
+    slow = _slow(h)
+    if slow is not None:
+        out.append(slow)
+    return out
+
+
+def _day(ts: int) -> str:
+    import time
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+
+def _alert_finding(h: TlsHandshake, a: TlsAlert, sni: str) -> Finding:
+    """The most specific finding a fatal alert supports."""
+    frames = [h.frames.get("client_hello", 0), a.frame]
+    if a.description == 70:
+        return _finding(VERSION_MISMATCH, h, f"{a.sender} sent protocol_version (70) to {sni}: "
+                                             f"no TLS version both sides accept",
+                        frames, "", alert=70, sender=a.sender)
+    if a.description in (40, 71) and a.sender == "server" and "server_hello" not in h.frames:
+        return _finding(NO_COMMON_CIPHER, h, f"server answered the ClientHello for {sni} with "
+                                             f"{a.name} ({a.description}): no cipher suite or "
+                                             f"group in common",
+                        frames, "", alert=a.description, sender=a.sender)
+    if a.description == 45 and a.sender == "client":
+        return _finding(CERT_EXPIRED, h, f"client refused the certificate for {sni}: "
+                                         f"certificate_expired (45)", frames, "server",
+                        alert=45, sender="client")
+    if a.description in _CERT_ALERTS and a.sender == "client":
+        return _finding(CERT_REJECTED, h, f"client refused the server's certificate for {sni}: "
+                                          f"{a.name} ({a.description})", frames, "server",
+                        alert=a.description, sender="client")
+    return _finding(ALERT, h, f"{a.sender} sent fatal alert {a.name} ({a.description}) "
+                              f"on the connection to {sni}", frames, a.sender,
+                    alert=a.description, sender=a.sender)
+
+
+def _slow(h: TlsHandshake) -> Finding | None:
+    """The server's first flight came well after one round trip: the time beyond the RTT
+    is the server's (at the client the wait includes one RTT, at the server none)."""
+    if h.rtt_ms is None or h.server_hello_ms is None:
+        return None
+    excess = h.server_hello_ms - h.rtt_ms
+    if excess * 1e6 < max(SLOW_MIN_NS, 2 * h.rtt_ms * 1e6):
+        return None
+    return _finding(SLOW, h, f"ServerHello {h.server_hello_ms:.0f} ms after the ClientHello "
+                             f"on a {h.rtt_ms:.1f} ms round trip ({h.sni or 'no SNI'})",
+                    [h.frames["client_hello"], h.frames["server_hello"]], "server",
+                    server_hello_ms=h.server_hello_ms, rtt_ms=h.rtt_ms)
+
+
+def _churn(handshakes: list[TlsHandshake]) -> list[Finding]:
+    by_server: dict[str, list[TlsHandshake]] = {}
+    for h in handshakes:
+        if h.version_code:
+            by_server.setdefault(h.server, []).append(h)
+    out = []
+    for server, hs in by_server.items():
+        full = [h for h in hs if not h.resumed]
+        if len(full) >= CHURN_MIN and len(full) == len(hs):
+            first = full[0]
+            out.append(Finding(CHURN, f"{len(full)} full TLS handshakes to {server} "
+                                      f"({first.sni or 'no SNI'}), none resumed",
+                               stream=first.stream, proto="TLS", flow=f"* -> {server}",
+                               frames=[h.frames.get("client_hello", 0) for h in full[:64]],
+                               metrics={"full_handshakes": len(full)}))
+    return out
+
+
+__all__ = ["analyze_tls", "TlsResult", "TlsHandshake", "TlsAlert"]
