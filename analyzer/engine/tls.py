@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +110,9 @@ RESUMED = kind("wirelens.tls.resumed", Severity.CHAT, "TLS session resumed",
                        "TLS 1.3 PSK): no certificate, fewer round trips or less CPU.",
                remedy="Nothing to do: resumption is working.", group="sequence")
 
+# AEAD cipher suites (GCM, ChaCha20-Poly1305, CCM, TLS 1.3): what a current client offers
+_AEAD_SUITES = frozenset(c for c, n in N.CIPHER_SUITES.items()
+                         if "GCM" in n or "CHACHA20" in n or "CCM" in n or c >> 8 == 0x13)
 # client alerts that mean "your certificate is not acceptable"
 _CERT_ALERTS = {42, 43, 44, 45, 46, 48, 116}
 
@@ -140,6 +144,8 @@ class TlsHandshake:
     cipher_code: int = -1
     sni: str = ""
     alpn_offered: list[str] = field(default_factory=list)
+    versions_offered: list[int] = field(default_factory=list)   # highest first
+    ciphers_offered: list[int] = field(default_factory=list)    # GREASE removed, at most 64
     alpn: str = ""                 # chosen (visible in clear up to TLS 1.2)
     resumed: str = ""              # "", "session id", "ticket", "psk"
     hrr: bool = False
@@ -176,9 +182,12 @@ class _Bytes:
     def __init__(self, store: Any, rows: np.ndarray, offs: np.ndarray, lens: np.ndarray,
                  l3: np.ndarray) -> None:
         order = np.lexsort((rows, offs))
-        self.rows, self.offs, self.lens, self.l3 = rows[order], offs[order], lens[order], \
-            l3[order]
-        self.ends = self.offs + self.lens
+        # plain lists: bisect on them beats numpy calls for one lookup at a time
+        self.rows = rows[order].tolist()
+        self.offs = offs[order].tolist()
+        self.lens = lens[order].tolist()
+        self.l3 = l3[order].tolist()
+        self.ends = [o + n for o, n in zip(self.offs, self.lens)]
         self.store = store
         self._cache: dict[int, bytes] = {}
 
@@ -187,38 +196,38 @@ class _Bytes:
         if p is None:
             if len(self._cache) > 64:
                 self._cache.clear()
-            p = self._cache[k] = _payload(self.store, int(self.rows[k]), int(self.l3[k]),
-                                          int(self.lens[k]))
+            p = self._cache[k] = _payload(self.store, self.rows[k], self.l3[k], self.lens[k])
         return p
 
     def _find(self, pos: int) -> int:
         """The segment holding byte `pos` (the earliest sent among overlapping ones)."""
-        k = int(np.searchsorted(self.offs, pos, "right")) - 1
+        k = bisect_right(self.offs, pos) - 1
+        ends = self.ends
         for j in range(k, max(k - 8, -1), -1):
-            if self.ends[j] > pos:
+            if ends[j] > pos:
                 k = j
-        return k if k >= 0 and self.offs[k] <= pos < self.ends[k] else -1
+        return k if k >= 0 and self.offs[k] <= pos < ends[k] else -1
 
     def row_at(self, pos: int) -> int:
         k = self._find(pos)
-        return int(self.rows[k]) if k >= 0 else -1
+        return self.rows[k] if k >= 0 else -1
 
     def read(self, pos: int, n: int) -> bytes | None:
         """Bytes [pos, pos+n), or None when the capture has a hole or ends before."""
-        out = bytearray()
+        out = b""
         while n > 0:
             k = self._find(pos)
             if k < 0:
                 return None
             p = self._payload(k)
-            start = pos - int(self.offs[k])
+            start = pos - self.offs[k]
             piece = p[start:start + n]
             if not piece:
                 return None
             out += piece
             pos += len(piece)
             n -= len(piece)
-        return bytes(out)
+        return out
 
 
 def _payload(store: Any, row: int, l3: int, plen: int) -> bytes:
@@ -391,6 +400,9 @@ class _Conn:
             h.sni = safe(ch.sni)
             h.alpn_offered = [safe(a.decode("utf-8", "replace")) for a in ch.alpn[:16]]
             h.early_data = h.early_data or ch.early_data
+            vers = [v for v in ch.versions if not N.is_grease(v)] or [ch.version]
+            h.versions_offered = sorted(set(vers), reverse=True)[:8]
+            h.ciphers_offered = [c for c in ch.ciphers if not N.is_grease(c)][:64]
             full = ch.ja3()
             h.ja3 = hashlib.md5(full.encode(), usedforsecurity=False).hexdigest()
             h.ja4 = ch.ja4()[0]
@@ -461,33 +473,31 @@ class _Conn:
                 h.handshake_rtts = round(ms / (rtt / 1e6), 2)
 
 
-def _handshake_rows(cols: SummaryColumns, tcp: np.ndarray, streams: np.ndarray) -> \
+def _handshake_rows(cols: SummaryColumns, tcp: np.ndarray, is_cand: np.ndarray) -> \
         dict[int, tuple[int, int]]:
-    """Per candidate stream: the row of its first SYN and of the first pure ACK after the
-    SYN/ACK (numpy over the TCP rows)."""
-    f = cols.tcp_flags
-    out: dict[int, tuple[int, int]] = {}
-    want = np.isin(cols.stream, streams) & tcp
-    syn_rows = np.nonzero(want & (f & (SYN | ACK) == SYN))[0]
-    synack_rows = np.nonzero(want & (f & (SYN | ACK) == SYN | ACK))[0]
-    ack_rows = np.nonzero(want & (f & (SYN | ACK) == ACK))[0]
-    first_syn = _first_by_stream(cols.stream[syn_rows], syn_rows)
-    first_synack = _first_by_stream(cols.stream[synack_rows], synack_rows)
-    for s, srow in first_syn.items():
-        sa = first_synack.get(s, -1)
-        if sa < 0:
-            continue
-        acks = ack_rows[cols.stream[ack_rows] == s]
-        later = acks[acks > sa]
-        out[s] = (srow, int(later[0]) if len(later) else -1)
+    """Per candidate stream: the row of its first SYN and of the first ACK after its first
+    SYN/ACK, all with numpy (tshark's iRTT is the time between them)."""
+    f = cols.tcp_flags & (SYN | ACK)
+    stream = cols.stream
+    want = tcp & is_cand[np.maximum(stream, 0)] & (stream >= 0)
+    rows = np.nonzero(want & (f != 0))[0]
+    fr, st = f[rows], stream[rows]
+    syn = _first_rows(st[fr == SYN], rows[fr == SYN], len(is_cand))
+    synack = _first_rows(st[fr == SYN | ACK], rows[fr == SYN | ACK], len(is_cand))
+    acks, ack_st = rows[fr == ACK], st[fr == ACK]
+    after = acks > synack[ack_st]
+    ack = _first_rows(ack_st[after & (synack[ack_st] >= 0)], acks[after & (synack[ack_st] >= 0)],
+                      len(is_cand))
+    ok = np.nonzero((syn >= 0) & (synack >= 0))[0]
+    return {int(s): (int(syn[s]), int(ack[s])) for s in ok}
+
+
+def _first_rows(streams: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """stream -> its first row among `rows` (in row order), -1 where none: O(n), no sort
+    (assigning in reverse leaves the first occurrence)."""
+    out = np.full(n, -1, np.int64)
+    out[streams[::-1]] = rows[::-1]
     return out
-
-
-def _first_by_stream(streams: np.ndarray, rows: np.ndarray) -> dict[int, int]:
-    if not len(rows):
-        return {}
-    uniq, idx = np.unique(streams, return_index=True)
-    return {int(s): int(rows[i]) for s, i in zip(uniq, idx)}
 
 
 # -- the pass -----------------------------------------------------------------------------------
@@ -510,26 +520,32 @@ def analyze_tls(store: Any, keylog: KeyLog | None = None) -> TlsResult:
     if not len(pay_rows):
         return result
     lts = frame_linktypes(index)
-    l3_all = _l3_offsets(cols, lts, pay_rows)
     streams = cols.stream[pay_rows]
-    first = _first_by_stream(streams, np.arange(len(pay_rows)))
-    candidates = []
-    for s, k in first.items():
-        head = _payload(store, int(pay_rows[k]), int(l3_all[k]), int(cols.plen[pay_rows[k]]))
+    nstreams = int(cols.stream.max()) + 1
+    first = _first_rows(streams, np.arange(len(pay_rows)), nstreams)
+    heads = np.nonzero(first >= 0)[0]
+    firsts = first[heads]
+    l3_first = _l3_offsets(cols, lts, pay_rows[firsts])
+    is_cand = np.zeros(nstreams, bool)
+    for s, k, l3 in zip(heads.tolist(), firsts.tolist(), l3_first.tolist()):
+        row = int(pay_rows[k])
+        head = _payload(store, row, l3, int(cols.plen[row]))
         if len(head) >= 5 and 20 <= head[0] <= 23 and head[1] == 3 and head[2] <= 4:
-            candidates.append(s)
-    if not candidates:
+            is_cand[s] = True
+    if not is_cand.any():
         return result
     ts = np.asarray(index.ts_ns, np.int64)
-    cand = np.asarray(candidates, np.int64)
-    syn_ack = _handshake_rows(cols, tcp, cand)
-    order = np.argsort(streams, kind="stable")
-    sorted_streams = streams[order]
-    for s in candidates:
-        lo, hi = np.searchsorted(sorted_streams, [s, s + 1])
+    syn_ack = _handshake_rows(cols, tcp, is_cand)
+    keep = is_cand[streams]
+    rows_c, streams_c = pay_rows[keep], streams[keep]
+    l3_c = _l3_offsets(cols, lts, rows_c)
+    order = np.argsort(streams_c, kind="stable")
+    sorted_streams = streams_c[order]
+    bounds = np.searchsorted(sorted_streams, np.nonzero(is_cand)[0])
+    ends = np.append(bounds[1:], len(order))
+    for s, lo, hi in zip(np.nonzero(is_cand)[0].tolist(), bounds.tolist(), ends.tolist()):
         ks = order[lo:hi]
-        conn = _Conn(store, cols, int(s), pay_rows[ks], l3_all[ks], ts, keys,
-                     syn_ack.get(int(s)))
+        conn = _Conn(store, cols, s, rows_c[ks], l3_c[ks], ts, keys, syn_ack.get(s))
         result.handshakes.append(conn.hs)
     ts0 = int(ts[0]) if len(ts) else 0
     for h in result.handshakes:
@@ -603,14 +619,26 @@ def _alert_finding(h: TlsHandshake, a: TlsAlert, sni: str) -> Finding:
     """The most specific finding a fatal alert supports."""
     frames = [h.frames.get("client_hello", 0), a.frame]
     if a.description == 70:
+        offered = ", ".join(N.VERSIONS.get(v, f"0x{v:04x}") for v in h.versions_offered)
+        # A client offering TLS 1.2 or newer is current: the refusal is the server's policy.
+        who = "server" if h.versions_offered and h.versions_offered[0] >= 0x0303 else "client"
+        if a.sender == "client":
+            who = "server"
         return _finding(VERSION_MISMATCH, h, f"{a.sender} sent protocol_version (70) to {sni}: "
-                                             f"no TLS version both sides accept",
-                        frames, "", alert=70, sender=a.sender)
+                                             f"no TLS version both sides accept (client "
+                                             f"offered {offered or 'nothing'})",
+                        frames, who, alert=70, sender=a.sender, offered=offered)
     if a.description in (40, 71) and a.sender == "server" and "server_hello" not in h.frames:
+        # Only obsolete suites offered (no AEAD): the client must change; else the server.
+        modern = any(c in _AEAD_SUITES for c in h.ciphers_offered)
         return _finding(NO_COMMON_CIPHER, h, f"server answered the ClientHello for {sni} with "
-                                             f"{a.name} ({a.description}): no cipher suite or "
-                                             f"group in common",
-                        frames, "", alert=a.description, sender=a.sender)
+                                             f"{a.name} ({a.description}): none of the "
+                                             f"client's {len(h.ciphers_offered)} cipher suites "
+                                             f"(or groups) is acceptable to it",
+                        frames, "server" if modern else "client", alert=a.description,
+                        sender=a.sender,
+                        offered=[N.CIPHER_SUITES.get(c, f"0x{c:04x}")
+                                 for c in h.ciphers_offered[:16]])
     if a.description == 45 and a.sender == "client":
         return _finding(CERT_EXPIRED, h, f"client refused the certificate for {sni}: "
                                          f"certificate_expired (45)", frames, "server",
