@@ -246,6 +246,10 @@ CONTINUATION = field("tls.continuation_data", "Continuation Data", FT.BYTES,
                      blurb="Bytes that do not start a TLS record (after a capture gap)")
 SSL2_MSG_TYPE = field("tls.ssl2.handshake.type", "Handshake Message Type", FT.UINT8)
 SSL2_LEN = field("tls.record.ssl2.length", "Length", FT.UINT16)
+KEYLOG = field("tls.handshake.keylog", "Key log", FT.STRING,
+               blurb="Secrets the key log has for this session (by its ClientHello random)",
+               explain="The key log (--tls-keylog or the capture's own secrets) covers this "
+                       "session: its traffic can be decrypted.")
 BAD_LENGTH = expert("tls.handshake.length.bad", "malformed", Severity.ERROR,
                     "Handshake message length exceeds its record",
                     explain="A handshake message claims more bytes than its record holds and "
@@ -830,6 +834,10 @@ def _handshake(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, conn: TlsConn
                 if t:
                     m.label = f"Handshake Protocol: {name}"
             _learn(conn, pkt, h)
+            if h.client and t:
+                labels = pkt.state.slot("tls_keylog", dict).get(h.random)
+                if labels:
+                    m.add(KEYLOG, body + 2, 32, ", ".join(labels), generated=True)
         elif mtype == 11:
             certificates(buf, body, stop, m, tls13)
         elif mtype == 12:
