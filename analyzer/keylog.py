@@ -55,7 +55,7 @@ class KeyLog:
                 continue
             self.secrets.setdefault(rnd, {})[label] = secret
 
-    def merge(self, other: "KeyLog") -> None:
+    def merge(self, other: KeyLog) -> None:
         for rnd, labels in other.secrets.items():
             self.secrets.setdefault(rnd, {}).update(labels)
         self.skipped += other.skipped
@@ -84,4 +84,4 @@ def labels_by_random(kl: KeyLog) -> dict[bytes, tuple[str, ...]]:
     return {rnd: tuple(sorted(v)) for rnd, v in kl.secrets.items()}
 
 
-__all__ = ["KeyLog", "load", "from_secrets", "labels_by_random", "DSB_TLS_KEY_LOG"]
+__all__ = ["DSB_TLS_KEY_LOG", "KeyLog", "from_secrets", "labels_by_random", "load"]

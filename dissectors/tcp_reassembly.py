@@ -402,5 +402,11 @@ def _retransmission(tree: Tree, pkt: Packet, off: int, end: int, buf: Buf,
               f"Retransmitted TCP segment data ({size} bytes)")
 
 
-__all__ = ["dissect_pdus", "TcpReassembly", "MAX_PDU", "MAX_PENDING_BYTES", "RETAIN_BYTES",
-           "SEGMENT_INFO"]
+__all__ = [
+    "MAX_PDU",
+    "MAX_PENDING_BYTES",
+    "RETAIN_BYTES",
+    "SEGMENT_INFO",
+    "TcpReassembly",
+    "dissect_pdus",
+]

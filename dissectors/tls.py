@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import tls_names as N
-from .buffer import Buf, Malformed, Truncated
+from .buffer import Buf, Malformed
 from .dispatch import TCP_HEUR, TCP_PORT
 from .fields import FT, Base, Severity, expert, field, protocol
 from .packet import Packet
 from .tcp_reassembly import dissect_pdus
-from .tree import NULL_TREE, Tree
+from .tree import Tree
 from .x509 import summarize
 
 MAX_RECORD = (1 << 14) + 2048          # RFC 5246 §6.2.3: the largest ciphertext fragment
@@ -591,7 +592,7 @@ def _ext_status(buf: Buf, off: int, end: int, t: Tree, h: Hello) -> None:
 
 
 def _ext_reneg(buf: Buf, off: int, end: int, t: Tree, h: Hello) -> None:
-    n, p = _vec(buf, off, 1, end)
+    n, _p = _vec(buf, off, 1, end)
     if t:
         t.add_text(off, end - off, "Renegotiation Info extension").add(RENEG_LEN, off, 1, n)
 
@@ -1157,5 +1158,15 @@ for _port in PORTS:
     TCP_PORT.register(_port, dissect_tls)
 TCP_HEUR.register("tls", heuristic_tls)
 
-__all__ = ["dissect_tls", "dissect_record", "record_len", "hello", "certificates", "Hello",
-           "TlsState", "TlsConn", "looks_like_hello", "HRR_RANDOM", "NULL_TREE", "Truncated"]
+__all__ = [
+    "HRR_RANDOM",
+    "Hello",
+    "TlsConn",
+    "TlsState",
+    "certificates",
+    "dissect_record",
+    "dissect_tls",
+    "hello",
+    "looks_like_hello",
+    "record_len",
+]

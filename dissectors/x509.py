@@ -51,7 +51,7 @@ class CertSummary:
 
 def _epoch(t: _dt.datetime) -> int:
     if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.timezone.utc)
+        t = t.replace(tzinfo=_dt.UTC)
     return int(t.timestamp())
 
 
@@ -93,7 +93,7 @@ def summarize(der: bytes) -> CertSummary | None:
         cn = _clean(str(cns[0].value)) if cns else ""
         key_type, bits = _key(cert)
         try:
-            sig = cert.signature_algorithm_oid._name   # noqa: SLF001 - the OID's readable name
+            sig = cert.signature_algorithm_oid._name
         except Exception:   # noqa: BLE001
             sig = "unknown"
         try:
@@ -117,10 +117,10 @@ def name_matches(host: str, names: tuple[str, ...]) -> bool:
         n = n.rstrip(".").lower()
         if n == host:
             return True
-        if n.startswith("*.") and "." in host:
-            if host.split(".", 1)[1] == n[2:] and host.split(".", 1)[0]:
-                return True
+        if n.startswith("*.") and "." in host and host.split(".", 1)[1] == n[2:] \
+                and host.split(".", 1)[0]:
+            return True
     return False
 
 
-__all__ = ["CertSummary", "summarize", "name_matches", "MAX_CERT"]
+__all__ = ["MAX_CERT", "CertSummary", "name_matches", "summarize"]

@@ -11,7 +11,7 @@ import struct
 
 import pytest
 
-from dissectors import CaptureState, dissect_frame
+from dissectors import NULL_TREE, CaptureState, dissect_frame
 from dissectors import tcp_reassembly as R
 from dissectors.buffer import Buf
 from dissectors.dispatch import TCP_PORT
@@ -118,7 +118,7 @@ def test_pdu_spanning_three_segments_then_revisited() -> None:
     root1, again1 = c.show(1)
     assert again1.visited and again1.info_text() == R.SEGMENT_INFO
     assert values(root1, "tcp.reassembled_in") == ["3"]
-    root2, again2 = c.show(2)
+    root2, _again2 = c.show(2)
     assert values(root2, "tcp.reassembled_in") == ["3"]
     root3b, again3 = c.show(3)
     assert again3.info_text() == "LP 3000, LP 1"
@@ -195,6 +195,6 @@ def test_pending_bytes_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_without_a_stream_pdus_are_dissected_directly() -> None:
     pkt = Packet(1, 0, 20, 20, 1, 0, CaptureState())
-    R.dissect_pdus(Buf(lp(1) + lp(2)), 0, 7, __import__("dissectors").NULL_TREE, pkt,
+    R.dissect_pdus(Buf(lp(1) + lp(2)), 0, 7, NULL_TREE, pkt,
                    pdu_len=lp_len, dissect_pdu=dissect_lp_pdu)
     assert pkt.info_text() == "LP 1, LP 2"

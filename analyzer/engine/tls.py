@@ -27,8 +27,15 @@ from typing import Any
 import numpy as np
 
 from analyzer.engine.findings import Finding, kind
-from analyzer.engine.summary import (ACK, INNER, SYN, TRANSPORT, IPPROTO_TCP, SummaryColumns,
-                                     frame_linktypes)
+from analyzer.engine.summary import (
+    ACK,
+    INNER,
+    IPPROTO_TCP,
+    SYN,
+    TRANSPORT,
+    SummaryColumns,
+    frame_linktypes,
+)
 from analyzer.keylog import KeyLog, from_secrets
 from analyzer.textsafe import safe
 from dissectors import tls_names as N
@@ -423,7 +430,7 @@ class _Conn:
     def _resumption(self, ch: Hello | None, sh: Hello, cert_row: int) -> str:
         if sh.negotiated == 0x0304:
             return "psk" if sh.psk else ""
-        cd, sd = self.dirs
+        _cd, sd = self.dirs
         # TLS 1.2 abbreviated handshake: the server's CCS follows its ServerHello with no
         # Certificate; the client offered a ticket or a known session id.
         if cert_row >= 0 or sd.ccs_row < 0 or ch is None:
@@ -684,4 +691,4 @@ def _churn(handshakes: list[TlsHandshake]) -> list[Finding]:
     return out
 
 
-__all__ = ["analyze_tls", "TlsResult", "TlsHandshake", "TlsAlert"]
+__all__ = ["TlsAlert", "TlsHandshake", "TlsResult", "analyze_tls"]
