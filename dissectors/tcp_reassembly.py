@@ -10,11 +10,14 @@ ones "[TCP segment of a reassembled PDU]", with tcp.reassembled_in once it is kn
 4.0 shows them.
 
 Sequence order, as tshark 4.0 with its default preferences: a segment whose bytes were all
-seen already in this direction (a retransmission, or an out-of-order segment filling a hole)
-is not handed to the application again; a segment that starts after a hole is dissected from
-its own start (the application sees a continuation it cannot parse); a retransmission that
-overlaps a PDU already reassembled is reported as tshark does ("New fragment overlaps old
-data"). A segment partly old and partly new gives only its new bytes to the application.
+seen already in this direction (a retransmission) is not handed to the application again,
+and a retransmission inside a PDU already reassembled is reported as tshark does ("New
+fragment overlaps old data"); a segment that falls inside a PDU still being collected is
+placed at its offset even when it arrives out of order, so a PDU whose segment was lost and
+retransmitted later still completes (in the frame that fills the last hole) and the stream
+stays in step; a segment that starts after a hole elsewhere is dissected from its own start
+(the application sees a continuation it cannot parse, as in tshark). A segment partly old and
+partly new gives only its new bytes to the application.
 
 Bounded memory, because every byte is hostile: one PDU may not exceed `MAX_PDU` bytes (a
 longer announced length is not buffered: the bytes present are dissected as they are); the
@@ -27,6 +30,7 @@ frame dissected again (`pkt.visited`) shows exactly what it showed on the first 
 from __future__ import annotations
 
 from array import array
+from bisect import insort
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -42,6 +46,7 @@ DissectPdu = Callable[[Buf, int, int, Tree, Packet], "int | None"]
 
 MAX_PDU = 1 << 20              # one PDU; TLS records are under 18.5 kB, DNS under 64 kB
 MAX_PARTS = 1024               # segments of one PDU
+MAX_PENDING_PDUS = 4           # incomplete PDUs per direction (holes keep older ones open)
 MAX_PENDING_BYTES = 32 << 20   # bytes buffered for incomplete PDUs across the capture
 RETAIN_BYTES = 64 << 20        # bytes of reassembled PDUs kept for re-dissection
 SEGMENT_INFO = "[TCP segment of a reassembled PDU]"
@@ -75,15 +80,51 @@ _UNSET = -1
 
 class _Pdu:
     """A PDU being collected in one direction: its first sequence number, its length once
-    known (`want`, -1 until the header is complete), and the segments it got so far."""
+    known (`want`, -1 until the header is complete) and the pieces received so far, placed by
+    offset (an out-of-order segment inside the PDU fills a hole)."""
 
-    __slots__ = ("data", "parts", "seq", "want")
+    __slots__ = ("held", "parts", "seq", "want")
 
     def __init__(self, seq: int, want: int) -> None:
         self.seq = seq
         self.want = want
-        self.data = bytearray()
-        self.parts: list[tuple[int, int]] = []   # (frame, bytes)
+        self.parts: list[tuple[int, bytes, int]] = []   # (offset, bytes, frame), sorted
+        self.held = 0
+
+    def prefix(self) -> int:
+        """How many bytes from the PDU's start are present without a hole."""
+        reach = 0
+        for o, b, _fr in self.parts:
+            if o > reach:
+                break
+            reach = max(reach, o + len(b))
+        return reach
+
+    def add(self, rel: int, data: bytes, frame: int) -> bool:
+        """Place a piece; False when every byte of it was there already."""
+        stop = rel + len(data)
+        covered = 0
+        for o, b, _fr in self.parts:
+            lo, hi = max(o, rel), min(o + len(b), stop)
+            if hi > lo:
+                covered += hi - lo
+        insort(self.parts, (rel, data, frame), key=lambda p: p[0])
+        self.held += len(data)
+        return covered < len(data)
+
+    def assemble(self, size: int) -> tuple[bytes, tuple[tuple[int, int], ...]]:
+        """The PDU's bytes (the first piece to cover a byte wins) and, per frame in offset
+        order, how many bytes it supplied."""
+        out = bytearray(size)
+        placed = 0
+        listing: list[tuple[int, int]] = []
+        for o, b, fr in self.parts:
+            end = min(o + len(b), size)
+            if end > placed:
+                out[placed:end] = b[placed - o:end - o]
+                listing.append((fr, end - placed))
+                placed = end
+        return bytes(out), tuple(listing)
 
 
 class _Done:
@@ -155,15 +196,23 @@ class TcpReassembly:
             self.pending_bytes -= held
             d = self.dirs.get(old)
             if d is not None:
-                d[1] = None
+                d[1] = []
 
-    def release(self, key: tuple[int, int]) -> None:
-        held = self.pending.pop(key, 0)
-        self.pending_bytes -= held
+    def release(self, key: tuple[int, int], pdu: _Pdu) -> None:
+        """Forget one pending PDU's bytes."""
+        held = self.pending.get(key)
+        if held is None:
+            return
+        left = held - pdu.held
+        self.pending_bytes -= min(pdu.held, held)
+        if left > 0:
+            self.pending[key] = left
+        else:
+            del self.pending[key]
 
 
 def dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, *,
-                 pdu_len: PduLen, dissect_pdu: DissectPdu, name: str = "") -> None:
+                 pdu_len: PduLen, dissect_pdu: DissectPdu) -> None:
     """Dissect the PDUs in one TCP payload [off, end), reassembling those that span segments.
 
     Without a usable TCP segment summary (inside an ICMP error, a cut segment) the payload is
@@ -171,8 +220,7 @@ def dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, *,
     """
     seg = pkt.tcp
     data = buf.data
-    cap_end = min(end, len(data))
-    if seg is None or seg.len < 0 or seg.stream < 0 or pkt.in_error or cap_end < end:
+    if seg is None or seg.len < 0 or seg.stream < 0 or pkt.in_error or len(data) < end:
         _direct(buf, off, end, tree, pkt, pdu_len, dissect_pdu)
         return
     st: TcpReassembly = pkt.state.slot("tcp_reassembly", TcpReassembly)
@@ -180,12 +228,27 @@ def dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, *,
         _replay(st, buf, off, end, tree, pkt, pdu_len, dissect_pdu)
         return
     key = (seg.stream, seg.direction)
-    d = st.dirs.get(key)
     seq, n = seg.seq, end - off
+    d = st.dirs.get(key)
     if d is None:
-        d = st.dirs[key] = [seq, None, (0, 0)]
-    hw, pdu = d[0], d[1]
-    if seq + n <= hw:
+        d = st.dirs[key] = [seq, [], (0, 0)]
+    hw, pend = d[0], d[1]
+    d[0] = max(hw, seq + n)
+    start, done = off, -1
+    pdu = next((p for p in pend if _holds(p, seq)), None)
+    if pdu is not None:
+        take, done = _add(st, key, d, pdu, buf, off, end, tree, pkt, pdu_len, dissect_pdu)
+        if take < 0:                                    # nothing new: a retransmission
+            st.record(pkt.number, _RETRANS, -1)
+            _retransmission(tree, pkt, off, end, buf, False)
+            return
+        start = off + take
+        if start >= end:
+            st.record(pkt.number, take, done)
+            if done < 0:
+                _segment_only(tree, pkt, off, end, buf)
+            return
+    elif seq + n <= hw:
         # Every byte seen before: a retransmission (or a late out-of-order segment). Inside
         # a PDU already reassembled (past its first segment) tshark reports the overlap.
         first, last = d[2]
@@ -193,76 +256,67 @@ def dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, *,
         st.record(pkt.number, _RETRANS_OVERLAP if overlap else _RETRANS, -1)
         _retransmission(tree, pkt, off, end, buf, overlap)
         return
-    if seq < hw:
-        skip = hw - seq            # old bytes at the front: only the new ones go on
-        off += skip
-        seq = hw
-    d[0] = seq + (end - off)
-    base = seq - off               # sequence number of payload offset 0
-    head, done = 0, -1
-    if pdu is not None and pdu.seq + len(pdu.data) != seq:
-        # A hole before this segment: the pending PDU can never complete.
-        st.release(key)
-        pdu = d[1] = None
-    if pdu is not None:
-        head, done, off = _continue(st, key, d, pdu, buf, off, end, tree, pkt, pdu_len,
-                                    dissect_pdu)
-        if off < 0:
-            st.record(pkt.number, head, -1)
-            return
-    st.record(pkt.number, head, done)
-    tail = _loop(buf, off, end, tree, pkt, pdu_len, dissect_pdu, head > 0 or done >= 0)
+    elif seq < hw:
+        start = off + (hw - seq)      # old bytes at the front: only the new ones go on
+    if seq > hw:
+        # A hole: a PDU whose header was incomplete cannot continue past it.
+        for p in [p for p in pend if p.want < 0]:
+            st.release(key, p)
+            pend.remove(p)
+    st.record(pkt.number, start - off, done)
+    tail = _loop(buf, start, end, tree, pkt, pdu_len, dissect_pdu, start > off or done >= 0)
     if tail >= 0:
-        want = _want(pdu_len, data, tail, end)
-        p = _Pdu(base + tail, want)
-        p.data += data[tail:end]
-        p.parts.append((pkt.number, end - tail))
-        d[1] = p
+        p = _Pdu(seq + (tail - off), _want(pdu_len, data, tail, end))
+        p.add(0, bytes(data[tail:end]), pkt.number)
+        if len(pend) >= MAX_PENDING_PDUS:
+            st.release(key, pend.pop(0))
+        pend.append(p)
         st.hold(key, end - tail)
 
 
-def _continue(st: TcpReassembly, key: tuple[int, int], d: list, pdu: _Pdu, buf: Buf, off: int,
-              end: int, tree: Tree, pkt: Packet, pdu_len: PduLen,
-              dissect_pdu: DissectPdu) -> tuple[int, int, int]:
-    """Add this segment's bytes to the pending PDU; dissect it when complete.
+def _holds(p: _Pdu, seq: int) -> bool:
+    """Whether a segment starting at `seq` continues this pending PDU."""
+    if p.want < 0:
+        return seq == p.seq + p.prefix()
+    return p.seq <= seq < p.seq + p.want
 
-    Returns (head, done id, where the rest of the payload starts or -1 when the whole
-    segment went into a PDU still incomplete)."""
+
+def _add(st: TcpReassembly, key: tuple[int, int], d: list, pdu: _Pdu, buf: Buf, off: int,
+         end: int, tree: Tree, pkt: Packet, pdu_len: PduLen,
+         dissect_pdu: DissectPdu) -> tuple[int, int]:
+    """Put this segment's bytes into the pending PDU; dissect the PDU when it is complete.
+
+    Returns (payload bytes that went into the PDU, or -1 when none was new; the id of the
+    PDU completed here, or -1)."""
     data = buf.data
+    seq = pkt.tcp.seq
+    rel = seq - pdu.seq
     if pdu.want < 0:
-        # The header was incomplete: take the whole segment, then read the length.
-        room = min(end - off, MAX_PDU - len(pdu.data))
-        pdu.data += data[off:off + room]
-        pdu.parts.append((pkt.number, room))
-        st.hold(key, room)
-        pdu.want = _want(pdu_len, bytes(pdu.data), 0, len(pdu.data))
-        if pdu.want < 0 or pdu.want > len(pdu.data):
-            _segment_only(tree, pkt, off, end, buf)
-            return room, -1, -1
-        extra = len(pdu.data) - pdu.want       # bytes of this segment past the PDU
-        used = room - extra
-        del pdu.data[pdu.want:]
-        pdu.parts[-1] = (pkt.number, used)
+        take = min(end - off, MAX_PDU - rel)
     else:
-        need = pdu.want - len(pdu.data)
-        used = min(need, end - off)
-        pdu.data += data[off:off + used]
-        pdu.parts.append((pkt.number, used))
-        st.hold(key, used)
-        if len(pdu.data) < pdu.want:
-            if len(pdu.parts) > MAX_PARTS:
-                st.release(key)
-                d[1] = None
-            _segment_only(tree, pkt, off, end, buf)
-            return used, -1, -1
-    st.release(key)
-    d[1] = None
-    d[2] = (pdu.seq, pdu.seq + len(pdu.data))
-    whole = bytes(pdu.data)
-    parts = tuple(pdu.parts)
+        take = min(end - off, pdu.want - rel)
+    if take <= 0 or not pdu.add(rel, bytes(data[off:off + take]), pkt.number):
+        return -1, -1
+    st.hold(key, take)
+    if pdu.want < 0:
+        have = pdu.prefix()
+        head, _ = pdu.assemble(have)
+        pdu.want = _want(pdu_len, head, 0, have)
+        if 0 <= pdu.want < have:                    # the segment runs past the PDU
+            take -= have - pdu.want
+    if len(pdu.parts) > MAX_PARTS:
+        st.release(key, pdu)
+        d[1].remove(pdu)
+        return take, -1
+    if pdu.want < 0 or pdu.prefix() < pdu.want:
+        return take, -1
+    st.release(key, pdu)
+    d[1].remove(pdu)
+    d[2] = (pdu.seq, pdu.seq + pdu.want)
+    whole, parts = pdu.assemble(pdu.want)
     pid = st.keep(whole, parts, pkt.number)
     _dissect_reassembled(whole, parts, tree, pkt, dissect_pdu)
-    return used, pid, off + used
+    return take, pid
 
 
 def _want(pdu_len: PduLen, data: bytes, off: int, end: int) -> int:
@@ -317,16 +371,14 @@ def _replay(st: TcpReassembly, buf: Buf, off: int, end: int, tree: Tree, pkt: Pa
         kept = st.kept.get(done)
         if kept is not None:
             _dissect_reassembled(kept.data, kept.parts, tree, pkt, dissect_pdu)
-        off += head
-    elif head > 0:
-        if head >= end - off:
+    if head >= end - off:
+        if done < 0:
             _segment_only(tree, pkt, off, end, buf, rin)
-            return
-        off += head
-    tail = _loop(buf, off, end, tree, pkt, pdu_len, dissect_pdu, head > 0 or done >= 0)
-    if tail >= 0 and rin:
+        return
+    tail = _loop(buf, off + head, end, tree, pkt, pdu_len, dissect_pdu, head > 0 or done >= 0)
+    if tail >= 0 and rin and tree:
         _tcp_node(tree).add(REASSEMBLED_IN, tail, 0, rin, f"[Reassembled PDU in frame: {rin}]",
-                            generated=True) if tree else None
+                            generated=True)
 
 
 # -- what the frames show ---------------------------------------------------------------------

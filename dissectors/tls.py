@@ -892,14 +892,18 @@ def record_len(data: bytes, off: int, end: int) -> int | None:
     if 20 <= ct <= 25 and major == 3 and minor <= 4:
         n = data[off + 3] << 8 | data[off + 4]
         return 5 + n if n <= MAX_RECORD else end - off
-    if ct & 0x80:
-        return _ssl2_len(data, off, end)
+    if ct & 0x80 and minor == 1 and data[off + 3] in (0, 3):     # an SSL 2.0 Client Hello
+        return 2 + ((ct & 0x7F) << 8 | major)
     return end - off
 
 
-def _ssl2_len(data: bytes, off: int, end: int) -> int:
-    """SSL 2.0 two-byte header (high bit set): 2 + length."""
-    return 2 + ((data[off] & 0x7F) << 8 | data[off + 1])
+def ssl2_record_len(data: bytes, off: int, end: int) -> int | None:
+    """SSL 2.0 records: a two-byte header (high bit set) or a three-byte one (padded)."""
+    if end - off < 3:
+        return None
+    if data[off] & 0x80:
+        return 2 + ((data[off] & 0x7F) << 8 | data[off + 1])
+    return 3 + ((data[off] & 0x3F) << 8 | data[off + 1])
 
 
 def _tls_node(tree: Tree, off: int, end: int) -> Tree:
@@ -1125,8 +1129,10 @@ def _conn(pkt: Packet) -> TlsConn | None:
 
 def dissect_tls(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | None:
     """TLS on a TCP payload: records reassembled across segments."""
-    _conn(pkt)
-    dissect_pdus(buf, off, end, tree, pkt, pdu_len=record_len, dissect_pdu=dissect_record)
+    conn = _conn(pkt)
+    dissect_pdus(buf, off, end, tree, pkt,
+                 pdu_len=ssl2_record_len if conn is not None and conn.ssl2 else record_len,
+                 dissect_pdu=dissect_record)
     return None
 
 
@@ -1169,4 +1175,5 @@ __all__ = [
     "hello",
     "looks_like_hello",
     "record_len",
+    "ssl2_record_len",
 ]

@@ -165,11 +165,27 @@ def test_partly_new_segment_gives_only_its_new_bytes() -> None:
     assert pkt.info_text() == "LP 7"
 
 
-def test_a_hole_abandons_the_pending_pdu() -> None:
+def test_a_segment_after_a_hole_starts_where_it_starts() -> None:
     c = Conv()
     c.send(1, lp(3000)[:1000])                  # a PDU of 3002 bytes starts
     _, pkt = c.send(5001, lp(4))                # bytes 1001..5000 never captured
     assert pkt.info_text() == "LP 4"
+
+
+def test_out_of_order_segment_fills_the_hole_of_a_pending_pdu() -> None:
+    c = Conv()
+    pdu = lp(3000) + lp(5)
+    c.send(1, pdu[:1000])
+    _, later = c.send(2001, pdu[2000:3002])     # arrives before the one it follows
+    assert later.info_text().endswith(R.SEGMENT_INFO)
+    root, fill = c.send(1001, pdu[1000:2000])   # the hole, out of order: completes the PDU
+    assert fill.info_text() == "LP 3000"
+    assert values(root, "tcp.segment") == ["1", "3", "2"]     # in offset order
+    seg_item = next(n for n in root.walk() if n.spec is R.SEGMENTS)
+    assert seg_item.label == "[3 Reassembled TCP Segments (3002 bytes): #1(1000), #3(1000), " \
+                             "#2(1002)]"
+    _, after = c.send(3003, pdu[3002:])         # the stream is still in step
+    assert after.info_text() == "LP 5"
 
 
 def test_oversized_length_is_not_buffered(monkeypatch: pytest.MonkeyPatch) -> None:
