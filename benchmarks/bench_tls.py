@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analyzer.capture import open_capture  # noqa: E402
-from analyzer.capture.index import FrameIndex  # noqa: E402
-from analyzer.engine.summary import SummaryColumns, summarize  # noqa: E402
-from analyzer.engine.tls import analyze_tls  # noqa: E402
-from dissectors import CaptureState, dissect_frame  # noqa: E402
+from analyzer.capture import open_capture
+from analyzer.capture.index import FrameIndex
+from analyzer.engine.summary import SummaryColumns, summarize
+from analyzer.engine.tls import analyze_tls
+from dissectors import CaptureState, dissect_frame
 
 
 @dataclass

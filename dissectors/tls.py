@@ -702,6 +702,13 @@ def hello(buf: Buf, off: int, end: int, t: Tree, client: bool) -> Hello:
     return h
 
 
+def encrypted_extensions(buf: Buf, off: int, end: int, t: Tree) -> Hello:
+    """A TLS 1.3 EncryptedExtensions body (the server's ALPN choice lives here)."""
+    h = Hello(False)
+    _extensions(buf, off, end, t, h)
+    return h
+
+
 def certificates(buf: Buf, off: int, end: int, t: Tree, tls13: bool) -> list[bytes]:
     """A Certificate message body: the DER certificates, server's own first."""
     p = off
@@ -848,7 +855,7 @@ def _handshake(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, conn: TlsConn
         elif mtype == 4:
             _ticket(buf, body, stop, m, tls13)
         elif mtype == 8:
-            _extensions(buf, body, stop, m, Hello(client))
+            encrypted_extensions(buf, body, stop, m)
         elif mtype == 20 and t:
             m.add(VERIFY_DATA, body, mlen, bytes(buf.data[body:stop]))
         elif mtype == 16 and t and mlen:
@@ -1172,6 +1179,7 @@ __all__ = [
     "certificates",
     "dissect_record",
     "dissect_tls",
+    "encrypted_extensions",
     "hello",
     "looks_like_hello",
     "record_len",

@@ -36,12 +36,13 @@ from analyzer.engine.summary import (
     SummaryColumns,
     frame_linktypes,
 )
+from analyzer.engine.tls13_handshake import decrypt_handshake
 from analyzer.keylog import KeyLog, from_secrets
 from analyzer.textsafe import safe
 from dissectors import tls_names as N
 from dissectors.buffer import Buf, DissectError
 from dissectors.fields import Severity
-from dissectors.tls import MAX_RECORD, Hello, certificates, hello
+from dissectors.tls import MAX_RECORD, Hello, certificates, encrypted_extensions, hello
 from dissectors.tree import NULL_TREE
 from dissectors.x509 import CertSummary, name_matches, summarize
 
@@ -266,9 +267,11 @@ class _Dir:
         self.encrypted_rows: list[int] = []   # first few rows with encrypted records
         self.record_rows: list[int] = []      # rows of the first records (bounded)
         self.alerts: list[tuple[int, int, int]] = []   # (row, level, desc); desc -1 encrypted
+        self.sealed: list[tuple[bytes, bytes]] = []    # first encrypted records, when kept
+        self.sealed_row = -1
 
 
-def _walk(b: _Bytes) -> _Dir:
+def _walk(b: _Bytes, keep_sealed: bool = False) -> _Dir:
     """Record headers in sequence order; handshake bodies kept until encryption starts."""
     d = _Dir()
     pos = 0
@@ -297,8 +300,16 @@ def _walk(b: _Bytes) -> _Dir:
                 d.alerts.append((row, body[0], body[1]))
             else:
                 d.alerts.append((row, 0, -1))
-        elif ct in (22, 23) and len(d.encrypted_rows) < 8:
-            d.encrypted_rows.append(row)
+        elif ct in (22, 23):
+            if len(d.encrypted_rows) < 8:
+                d.encrypted_rows.append(row)
+            if keep_sealed and ct == 23 and len(d.sealed) < 16:
+                body = b.read(pos + 5, length)
+                if body is None:
+                    break
+                d.sealed.append((hdr, body))
+                if d.sealed_row < 0:
+                    d.sealed_row = row
         pos += 5 + length
     return d
 
@@ -316,6 +327,12 @@ def _messages(d: _Dir) -> list[tuple[int, int, int, int]]:
         out.append((mtype, p + 4, p + 4 + mlen, row))
         p += 4 + mlen
     return out
+
+
+def _client_random(d: _Dir) -> bytes:
+    """The random of the ClientHello at the start of the client's handshake bytes."""
+    hs = d.hs
+    return bytes(hs[6:38]) if len(hs) >= 38 and hs[0] == 1 else b""
 
 
 def _parse_hello(buf: Buf, a: int, b: int, client: bool) -> Hello | None:
@@ -345,18 +362,24 @@ class _Conn:
         is_client = (src == cols.src[first]) & (sport == cols.sport[first]) & \
             (cols.ipver[rows] == cols.ipver[first])
         self.hs = TlsHandshake(stream, _endpoint(cols, first, "src"), _endpoint(cols, first, "dst"))
-        self.dirs = []
-        for mask in (is_client, ~is_client):
-            r = rows[mask]
-            if len(r):
-                seq = cols.seq[r].astype(np.int64)
-                offs = (seq - int(seq[0])) & 0xFFFFFFFF
-                offs = np.where(offs >= 1 << 31, offs - (1 << 32), offs)
-                self.dirs.append(_walk(_Bytes(store, r, offs, cols.plen[r].astype(np.int64),
-                                              l3[mask])))
-            else:
-                self.dirs.append(_Dir())
+        client = self._direction(rows, l3, is_client, False)
+        # the server's encrypted handshake is kept only when the key log can open it
+        rnd = _client_random(client)
+        secret = keylog.for_random(rnd).get("SERVER_HANDSHAKE_TRAFFIC_SECRET") if rnd else None
+        self.dirs = [client, self._direction(rows, l3, ~is_client, secret is not None)]
         self._handshake(keylog)
+
+    def _direction(self, rows: np.ndarray, l3: np.ndarray, mask: np.ndarray,
+                   keep_sealed: bool) -> _Dir:
+        r = rows[mask]
+        if not len(r):
+            return _Dir()
+        cols = self.cols
+        seq = cols.seq[r].astype(np.int64)
+        offs = (seq - int(seq[0])) & 0xFFFFFFFF
+        offs = np.where(offs >= 1 << 31, offs - (1 << 32), offs)
+        return _walk(_Bytes(self.store, r, offs, cols.plen[r].astype(np.int64), l3[mask]),
+                     keep_sealed)
 
     def _frame(self, row: int) -> int:
         return row + 1
@@ -424,8 +447,32 @@ class _Conn:
             if sh.alpn:
                 h.alpn = safe(sh.alpn[0].decode("utf-8", "replace"))
             h.resumed = self._resumption(ch, sh, cert_row)
+            secret = h.secrets.get("SERVER_HANDSHAKE_TRAFFIC_SECRET")
+            if v == 0x0304 and secret and sd.sealed:
+                self._sealed_flight(sh.cipher, secret)
         self._alerts()
         self._timing(sh is not None)
+
+    def _sealed_flight(self, cipher: int, secret: bytes) -> None:
+        """TLS 1.3 with the key log: the server's chosen ALPN and certificate."""
+        h, sd = self.hs, self.dirs[1]
+        plain = _Dir()
+        plain.hs = bytearray(decrypt_handshake(cipher, secret, sd.sealed))
+        plain.hs_frames = [(0, sd.sealed_row)]
+        buf = Buf(bytes(plain.hs))
+        for mtype, a, b, row in _messages(plain):
+            try:
+                if mtype == 8:
+                    ee = encrypted_extensions(buf, a, b, NULL_TREE)
+                    if ee.alpn:
+                        h.alpn = safe(ee.alpn[0].decode("utf-8", "replace"))
+                elif mtype == 11 and h.certificate is None:
+                    ders = certificates(buf, a, b, NULL_TREE, True)
+                    h.chain_length = len(ders)
+                    h.certificate = summarize(ders[0]) if ders else None
+                    h.frames["certificate"] = self._frame(row)
+            except DissectError:
+                return
 
     def _resumption(self, ch: Hello | None, sh: Hello, cert_row: int) -> str:
         if sh.negotiated == 0x0304:
@@ -588,29 +635,35 @@ def _findings(h: TlsHandshake, capture_ts_ns: int) -> list[Finding]:
     sni = h.sni or "(no SNI)"
     cert = h.certificate
     fatal = next((a for a in h.alerts if a.level == 2), None)
+    # a client's certificate alert is explained by what the certificate shows, if it shows it
+    refused = fatal if fatal is not None and fatal.sender == "client" and \
+        fatal.description in _CERT_ALERTS else None
+    why = f"; the client refused it ({refused.name}, {refused.description})" if refused else ""
+    extra = {"alert": refused.description, "sender": "client"} if refused else {}
+    frames = [h.frames.get("client_hello", 0), h.frames.get("certificate", 0)] + \
+        ([refused.frame] if refused else [])
     explained = False
-    ch = h.frames.get("client_hello", 0)
     if cert is not None:
         now = capture_ts_ns // 1_000_000_000
         if not cert.valid_at(now):
-            out.append(_finding(CERT_EXPIRED, h, f"certificate for {cert.common_name or cert.subject} "
-                                                  f"valid {_day(cert.not_before)} to "
-                                                  f"{_day(cert.not_after)}, outside the capture time",
-                                [ch, h.frames.get("certificate", 0)], "server",
-                                not_after=cert.not_after))
-            explained = bool(fatal and fatal.description in _CERT_ALERTS)
+            out.append(_finding(CERT_EXPIRED, h, f"certificate for {cert.common_name or cert.subject}"
+                                                 f" valid {_day(cert.not_before)} to "
+                                                 f"{_day(cert.not_after)}, outside the capture "
+                                                 f"time{why}", frames, "server",
+                                not_after=cert.not_after, **extra))
+            explained = True
         if h.sni and not name_matches(h.sni, cert.names()):
             out.append(_finding(HOSTNAME_MISMATCH, h,
                                 f"SNI {h.sni} not in the certificate's names "
-                                f"({', '.join(cert.names()[:4]) or 'none'})",
-                                [ch, h.frames.get("certificate", 0)], "server",
-                                sni=h.sni, names=list(cert.names()[:16])))
-            explained = explained or bool(fatal and fatal.description in _CERT_ALERTS)
-    if fatal is not None and not explained:
+                                f"({', '.join(cert.names()[:4]) or 'none'}){why}",
+                                frames, "server", sni=h.sni, names=list(cert.names()[:16]),
+                                **extra))
+            explained = True
+    if fatal is not None and not (explained and refused is fatal):
         out.append(_alert_finding(h, fatal, sni))
     if h.resumed:
         out.append(_finding(RESUMED, h, f"{h.version} session to {sni} resumed by {h.resumed}",
-                            [ch], "", resumed=h.resumed))
+                            [h.frames.get("client_hello", 0)], "", resumed=h.resumed))
     slow = _slow(h)
     if slow is not None:
         out.append(slow)
