@@ -237,14 +237,18 @@ def dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, *,
     start, done = off, -1
     pdu = next((p for p in pend if _holds(p, seq)), None)
     if pdu is not None:
-        take, done = _add(st, key, d, pdu, buf, off, end, tree, pkt, pdu_len, dissect_pdu)
+        take, done = _add(st, key, d, pdu, buf, off, end, pkt, pdu_len)
         if take < 0:                                    # nothing new: a retransmission
             st.record(pkt.number, _RETRANS, -1)
             _retransmission(tree, pkt, off, end, buf, False)
             return
         start = off + take
+        # recorded before dissecting, so a frame whose PDU turns out malformed replays alike
+        st.record(pkt.number, take, done)
+        if done >= 0:
+            kept = st.kept[done]
+            _dissect_reassembled(kept.data, kept.parts, tree, pkt, dissect_pdu)
         if start >= end:
-            st.record(pkt.number, take, done)
             if done < 0:
                 _segment_only(tree, pkt, off, end, buf)
             return
@@ -282,9 +286,8 @@ def _holds(p: _Pdu, seq: int) -> bool:
 
 
 def _add(st: TcpReassembly, key: tuple[int, int], d: list, pdu: _Pdu, buf: Buf, off: int,
-         end: int, tree: Tree, pkt: Packet, pdu_len: PduLen,
-         dissect_pdu: DissectPdu) -> tuple[int, int]:
-    """Put this segment's bytes into the pending PDU; dissect the PDU when it is complete.
+         end: int, pkt: Packet, pdu_len: PduLen) -> tuple[int, int]:
+    """Put this segment's bytes into the pending PDU; keep the PDU when it is complete.
 
     Returns (payload bytes that went into the PDU, or -1 when none was new; the id of the
     PDU completed here, or -1)."""
@@ -314,9 +317,7 @@ def _add(st: TcpReassembly, key: tuple[int, int], d: list, pdu: _Pdu, buf: Buf, 
     d[1].remove(pdu)
     d[2] = (pdu.seq, pdu.seq + pdu.want)
     whole, parts = pdu.assemble(pdu.want)
-    pid = st.keep(whole, parts, pkt.number)
-    _dissect_reassembled(whole, parts, tree, pkt, dissect_pdu)
-    return take, pid
+    return take, st.keep(whole, parts, pkt.number)
 
 
 def _want(pdu_len: PduLen, data: bytes, off: int, end: int) -> int:

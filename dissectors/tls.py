@@ -1022,7 +1022,7 @@ def _v3_record(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, conn: TlsConn
             _info(pkt, "Encrypted Alert", conn, version)
     elif ct == 22:
         names: list[str] = []
-        if encrypted or not _plain_handshake(data, body, stop):
+        if encrypted or not plain_handshake(data, body, stop):
             r.add(ENCRYPTED_HS, body, length, bytes(data[body:stop]),
                   "Handshake Protocol: Encrypted Handshake Message")
             _label(r, f"{vname} Record Layer: Handshake Protocol: Encrypted Handshake Message")
@@ -1057,7 +1057,7 @@ def _label(r: Tree, text: str) -> None:
         r.label = text
 
 
-def _plain_handshake(data: bytes, body: int, stop: int) -> bool:
+def plain_handshake(data: bytes, body: int, stop: int) -> bool:
     """An unencrypted handshake record starts with a known type whose length fits."""
     if stop - body < 4 or data[body] not in N.HANDSHAKE_TYPES:
         return False
@@ -1182,6 +1182,7 @@ __all__ = [
     "encrypted_extensions",
     "hello",
     "looks_like_hello",
+    "plain_handshake",
     "record_len",
     "ssl2_record_len",
 ]

@@ -42,7 +42,14 @@ from analyzer.textsafe import safe
 from dissectors import tls_names as N
 from dissectors.buffer import Buf, DissectError
 from dissectors.fields import Severity
-from dissectors.tls import MAX_RECORD, Hello, certificates, encrypted_extensions, hello
+from dissectors.tls import (
+    MAX_RECORD,
+    Hello,
+    certificates,
+    encrypted_extensions,
+    hello,
+    plain_handshake,
+)
 from dissectors.tree import NULL_TREE
 from dissectors.x509 import CertSummary, name_matches, summarize
 
@@ -286,10 +293,16 @@ def _walk(b: _Bytes, keep_sealed: bool = False) -> _Dir:
         if len(d.record_rows) < 64:
             d.record_rows.append(row)
         after_ccs = d.ccs_row >= 0
-        if ct == 22 and not after_ccs and len(d.hs) < MAX_HANDSHAKE_BYTES:
+        body = None
+        if ct == 22 and len(d.hs) < MAX_HANDSHAKE_BYTES:
             body = b.read(pos + 5, length)
             if body is None:
                 break
+            # after CCS a TLS 1.2 handshake record is encrypted; TLS 1.3's compatibility CCS
+            # is followed by plaintext hellos (HelloRetryRequest)
+            if after_ccs and not plain_handshake(body, 0, len(body)):
+                body = None
+        if body is not None:
             d.hs_frames.append((len(d.hs), row))
             d.hs += body
         elif ct == 20 and d.ccs_row < 0:
@@ -390,18 +403,16 @@ class _Conn:
         ch = sh = None
         cbuf, sbuf = Buf(bytes(cd.hs)), Buf(bytes(sd.hs))
         for mtype, a, b, row in _messages(cd):
-            if mtype == 1:
-                parsed = _parse_hello(cbuf, a, b, True)
-                if parsed is not None:
-                    if ch is None:
-                        h.frames["client_hello"] = self._frame(row)
-                    ch = ch or parsed
-                    if h.hrr:
-                        h.frames["client_hello_2"] = self._frame(row)
-                        ch2 = parsed
-                        h.early_data = h.early_data or ch2.early_data
-            elif mtype == 20:
-                h.frames.setdefault("client_finished", self._frame(row))
+            if mtype != 1:
+                continue
+            parsed = _parse_hello(cbuf, a, b, True)
+            if parsed is None:
+                continue
+            if ch is None:
+                ch = parsed
+                h.frames["client_hello"] = self._frame(row)
+            else:                       # the ClientHello answering a HelloRetryRequest
+                h.frames.setdefault("client_hello_2", self._frame(row))
         cert_row = -1
         for mtype, a, b, row in _messages(sd):
             if mtype == 2:
@@ -424,8 +435,6 @@ class _Conn:
                 h.certificate = summarize(ders[0]) if ders else None
                 cert_row = row
                 h.frames["certificate"] = self._frame(row)
-            elif mtype == 20:
-                h.frames.setdefault("server_finished", self._frame(row))
         if ch is not None:
             h.sni = safe(ch.sni)
             h.alpn_offered = [safe(a.decode("utf-8", "replace")) for a in ch.alpn[:16]]
