@@ -378,7 +378,7 @@ def _replay(st: TcpReassembly, buf: Buf, off: int, end: int, tree: Tree, pkt: Pa
         return
     tail = _loop(buf, off + head, end, tree, pkt, pdu_len, dissect_pdu, head > 0 or done >= 0)
     if tail >= 0 and rin and tree:
-        _tcp_node(tree).add(REASSEMBLED_IN, tail, 0, rin, f"[Reassembled PDU in frame: {rin}]",
+        _tcp_node(tree).add(REASSEMBLED_IN, tail, 0, rin, f"Reassembled PDU in frame: {rin}",
                             generated=True)
 
 
@@ -398,7 +398,7 @@ def _segment_only(tree: Tree, pkt: Packet, off: int, end: int, buf: Buf, rin: in
     if tree:
         t = _tcp_node(tree)
         if rin:
-            t.add(REASSEMBLED_IN, off, 0, rin, f"[Reassembled PDU in frame: {rin}]",
+            t.add(REASSEMBLED_IN, off, 0, rin, f"Reassembled PDU in frame: {rin}",
                   generated=True)
         size = end - off
         t.add(SEGMENT_DATA, off, size, buf.rest(off)[:size], f"TCP segment data ({size} bytes)")
@@ -425,12 +425,12 @@ def _dissect_reassembled(whole: bytes, parts: tuple[tuple[int, int], ...], tree:
         sub = tree.for_source(src)
         listing = ", ".join(f"#{fr}({n})" for fr, n in parts)
         s = sub.add(SEGMENTS, 0, len(whole), None,
-                    f"[{len(parts)} Reassembled TCP Segments ({len(whole)} bytes): {listing}]",
+                    f"{len(parts)} Reassembled TCP Segments ({len(whole)} bytes): {listing}",
                     generated=True)
         pos = 0
         for fr, n in parts:
-            s.add(SEGMENT, pos, n, fr, f"[Frame: {fr}, payload: {pos}-{pos + n - 1} "
-                                       f"({n} bytes)]", generated=True)
+            s.add(SEGMENT, pos, n, fr, f"Frame: {fr}, payload: {pos}-{pos + n - 1} "
+                                       f"({n} bytes)", generated=True)
             pos += n
         s.add(SEGMENT_COUNT, 0, 0, len(parts), generated=True)
         s.add(REASSEMBLED_LENGTH, 0, 0, len(whole), generated=True)

@@ -821,7 +821,6 @@ def _handshake(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, conn: TlsConn
     """The handshake messages of one plaintext Handshake record."""
     p = off
     tls13 = conn is not None and conn.version == 0x0304
-    client = conn is not None and pkt.tcp is not None and pkt.tcp.direction == conn.client_dir
     while p + 4 <= end:
         mtype = buf.data[p]
         mlen = _u24(buf, p + 1, end)

@@ -110,7 +110,7 @@ def test_pdu_spanning_three_segments_then_revisited() -> None:
     assert values(root3, "tcp.segment.count") == ["3"]
     assert values(root3, "tcp.reassembled.length") == ["3002"]
     seg_item = next(n for n in root3.walk() if n.spec is R.SEGMENTS)
-    assert seg_item.label == "[3 Reassembled TCP Segments (3002 bytes): #1(1000), #2(1000), " \
+    assert seg_item.text() == "[3 Reassembled TCP Segments (3002 bytes): #1(1000), #2(1000), " \
                              "#3(1002)]"
     assert values(root3, "lp.len") == ["3000", "1"]
     assert len(p3.sources) == 1 and len(p3.sources[0][1]) == 3002
@@ -182,7 +182,7 @@ def test_out_of_order_segment_fills_the_hole_of_a_pending_pdu() -> None:
     assert fill.info_text() == "LP 3000"
     assert values(root, "tcp.segment") == ["1", "3", "2"]     # in offset order
     seg_item = next(n for n in root.walk() if n.spec is R.SEGMENTS)
-    assert seg_item.label == "[3 Reassembled TCP Segments (3002 bytes): #1(1000), #3(1000), " \
+    assert seg_item.text() == "[3 Reassembled TCP Segments (3002 bytes): #1(1000), #3(1000), " \
                              "#2(1002)]"
     _, after = c.send(3003, pdu[3002:])         # the stream is still in step
     assert after.info_text() == "LP 5"
