@@ -9,6 +9,21 @@ it. That frame shows "[N Reassembled TCP Segments (X bytes): #a(n), #b(m)]" and 
 ones "[TCP segment of a reassembled PDU]", with tcp.reassembled_in once it is known, as tshark
 4.0 shows them.
 
+Use (DNS over TCP, RFC 1035 §4.2.2: a 2-byte length before each message):
+
+    def _dns_len(data, off, end):
+        return None if end - off < 2 else 2 + (data[off] << 8 | data[off + 1])
+
+    def dissect_dns_tcp(buf, off, end, tree, pkt):
+        dissect_pdus(buf, off, end, tree, pkt, pdu_len=_dns_len, dissect_pdu=_dns_message)
+
+`pdu_len(data, off, end)` returns the whole PDU's length from its header, or None while
+the header itself is incomplete (the next segment is then awaited); bytes that cannot be
+a header should be taken whole (return end - off) so the application shows them as
+continuation. `dissect_pdu(buf, off, end, tree, pkt)` gets exactly one PDU; for a
+reassembled one `buf` holds only that PDU (offset 0) and `tree` points into its own data
+source. Both run on the summary path too (tree is NULL_TREE) and must set the columns.
+
 Sequence order, as tshark 4.0 with its default preferences: a segment whose bytes were all
 seen already in this direction (a retransmission) is not handed to the application again,
 and a retransmission inside a PDU already reassembled is reported as tshark does ("New

@@ -1,7 +1,7 @@
 """TLS and SSL (RFC 5246, RFC 8446, RFC 6101; SSL 2.0 record headers): records, handshake
 messages, alerts, with Wireshark's field names and Info column.
 
-Records are PDUs over TCP: `dissect_tcp_reassembly.dissect_pdus` hands each whole record here,
+Records are PDUs over TCP: `tcp_reassembly.dissect_pdus` hands each whole record here,
 however the segments cut it. TLS is found on its registered ports and, on any other port, by
 a heuristic on the first payload of a connection (a Handshake record whose first message is a
 Client or Server Hello); the connection is then TLS until it ends.
@@ -965,12 +965,7 @@ def _info(pkt: Packet, text: str, conn: TlsConn | None, record_version: int) -> 
     if conn is not None and conn.version and conn.version_at <= _pos(pkt):
         version = conn.version
     pkt.set_protocol(N.SHORT_VERSIONS.get(version, "TLS"))
-    if pkt.hints.get("tls_records", 0) == 0 and not pkt.hints.get("tls_info"):
-        pkt.set_info(text)
-        pkt.hints["tls_info"] = True
-        pkt.hints["info_sep"] = ", "
-    else:
-        pkt.append_info(text, ", ")
+    _append_info(pkt, text)
 
 
 def _v3_record(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, conn: TlsConn | None) -> None:
@@ -1113,9 +1108,16 @@ def _v2_record(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, conn: TlsConn
 
 def _set_v2(pkt: Packet, text: str) -> None:
     pkt.set_protocol("SSLv2")
+    _append_info(pkt, text)
+
+
+def _append_info(pkt: Packet, text: str) -> None:
+    """The first record's text replaces TCP's Info, later ones follow after ", " (and so
+    does the first after tshark's TCP analysis prefixes: Wireshark's fenced column)."""
     if pkt.hints.get("tls_records", 0) == 0 and not pkt.hints.get("tls_info"):
         pkt.set_info(text)
         pkt.hints["tls_info"] = True
+        pkt.hints["info_sep"] = ", "
     else:
         pkt.append_info(text, ", ")
 
