@@ -245,7 +245,6 @@ APP_DATA = field("tls.app_data", "Encrypted Application Data", FT.BYTES,
 APP_DATA_PROTO = field("tls.app_data_proto", "Application Data Protocol", FT.STRING)
 CONTINUATION = field("tls.continuation_data", "Continuation Data", FT.BYTES,
                      blurb="Bytes that do not start a TLS record (after a capture gap)")
-SSL2_MSG_TYPE = field("tls.ssl2.handshake.type", "Handshake Message Type", FT.UINT8)
 SSL2_LEN = field("tls.record.ssl2.length", "Length", FT.UINT16)
 KEYLOG = field("tls.handshake.keylog", "Key log", FT.STRING,
                blurb="Secrets the key log has for this session (by its ClientHello random)",

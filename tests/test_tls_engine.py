@@ -171,3 +171,15 @@ def test_wrong_secret_opens_nothing() -> None:
     header = bytes([23, 3, 3, 0, 40])
     assert decrypt_handshake(0x1301, b"\x00" * 32, [(header, b"\x01" * 40)]) == b""
     assert decrypt_handshake(0x9999, b"\x00" * 32, [(header, b"\x01" * 40)]) == b""
+
+
+def test_other_fatal_alerts_say_who_and_what() -> None:
+    from analyzer.engine.tls import TlsAlert, TlsHandshake, _findings
+    h = TlsHandshake(3, "10.0.0.1:40000", "10.0.0.2:443", sni="x.test",
+                     frames={"client_hello": 4, "server_hello": 6})
+    h.alerts = [TlsAlert(9, "server", 2, 116)]
+    (f,) = _findings(h, 0)
+    assert (f.id, f.who, f.metrics["sender"]) == ("wirelens.tls.alert", "server", "server")
+    assert "certificate_required" in f.summary and "mutual TLS" in f.to_json()["explanation"]
+    h.alerts = [TlsAlert(9, "client", 1, 112)]          # a warning is not a finding
+    assert _findings(h, 0) == []

@@ -125,6 +125,34 @@ RESUMED = kind("wirelens.tls.resumed", Severity.CHAT, "TLS session resumed",
                        "TLS 1.3 PSK): no certificate, fewer round trips or less CPU.",
                remedy="Nothing to do: resumption is working.", group="sequence")
 
+# what a fatal alert means for the service, by description (RFC 8446 §6.2, RFC 5246 §7.2.2)
+ALERT_MEANINGS = {
+    10: "a message arrived out of order: a TLS implementation bug or a middlebox that "
+        "rewrote the stream",
+    20: "a record failed its integrity check: corruption on the path or mismatched keys",
+    22: "a record was longer than allowed",
+    40: "the sender found no acceptable set of parameters (cipher, group, signature)",
+    42: "the peer's certificate was refused (often a name that does not match, with OpenSSL)",
+    43: "the certificate's type is not supported",
+    44: "the certificate was revoked by its issuer",
+    45: "the certificate has expired (or is not valid yet)",
+    46: "the certificate was refused for an unspecified reason",
+    47: "a field in the handshake was out of range or inconsistent",
+    48: "the certificate chain does not lead to a CA the sender trusts",
+    49: "the sender refused access (for example client certificate policy)",
+    50: "a message could not be parsed",
+    51: "a signature or Finished check failed: wrong key or a tampered handshake",
+    70: "no TLS version both sides accept",
+    71: "the peer's parameters are weaker than the sender requires",
+    80: "the sender hit an internal error (a bug or resource exhaustion on that side)",
+    86: "a downgrade retry was refused (the client fell back to an older version)",
+    109: "a required extension was missing",
+    110: "an extension was sent that the sender never asked for",
+    112: "the server has no certificate for the requested name (SNI)",
+    115: "the pre-shared key identity is unknown",
+    116: "the server requires a client certificate (mutual TLS) and got none",
+    120: "no application protocol (ALPN) in common",
+}
 # AEAD cipher suites (GCM, ChaCha20-Poly1305, CCM, TLS 1.3): what a current client offers
 _AEAD_SUITES = frozenset(c for c, n in N.CIPHER_SUITES.items()
                          if "GCM" in n or "CHACHA20" in n or "CCM" in n or c >> 8 == 0x13)
@@ -716,9 +744,14 @@ def _alert_finding(h: TlsHandshake, a: TlsAlert, sni: str) -> Finding:
         return _finding(CERT_REJECTED, h, f"client refused the server's certificate for {sni}: "
                                           f"{a.name} ({a.description})", frames, "server",
                         alert=a.description, sender="client")
-    return _finding(ALERT, h, f"{a.sender} sent fatal alert {a.name} ({a.description}) "
-                              f"on the connection to {sni}", frames, a.sender,
-                    alert=a.description, sender=a.sender)
+    meaning = ALERT_MEANINGS.get(a.description, "")
+    f = _finding(ALERT, h, f"{a.sender} sent fatal alert {a.name} ({a.description}) on the "
+                           f"connection to {sni}" + (f": {meaning}" if meaning else ""),
+                 frames, a.sender, alert=a.description, sender=a.sender)
+    if meaning:
+        f.explanation = f"The {a.sender} ended the TLS connection with {a.name}: {meaning}. " \
+                        f"The request on this connection failed."
+    return f
 
 
 def _slow(h: TlsHandshake) -> Finding | None:
