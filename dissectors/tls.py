@@ -482,6 +482,8 @@ def _ext_sigalgs(buf: Buf, off: int, end: int, t: Tree, h: Hello) -> None:
 
 
 def _ext_sigalgs_cert(buf: Buf, off: int, end: int, t: Tree, h: Hello) -> None:
+    """signature_algorithms_cert and delegated_credentials: a list of signature schemes
+    (not the handshake's own, so not in JA4)."""
     n, p = _vec(buf, off, 2, end)
     if t:
         t.add(SIGALGS_LEN, off, 2, n)
@@ -608,7 +610,7 @@ def _ext_empty(buf: Buf, off: int, end: int, t: Tree, h: Hello) -> None:
 _EXTENSIONS: dict[int, ExtFn] = {
     0: _ext_sni, 5: _ext_status, 10: _ext_groups, 11: _ext_point_formats, 13: _ext_sigalgs,
     16: _ext_alpn, 21: _ext_padding, 22: _ext_empty, 23: _ext_empty, 35: _ext_ticket,
-    41: _ext_psk, 42: _ext_early_data, 43: _ext_versions, 45: _ext_psk_modes, 49: _ext_empty,
+    34: _ext_sigalgs_cert, 41: _ext_psk, 42: _ext_early_data, 43: _ext_versions, 45: _ext_psk_modes, 49: _ext_empty,
     50: _ext_sigalgs_cert, 51: _ext_key_share, 65281: _ext_reneg,
 }
 
@@ -693,7 +695,7 @@ def hello(buf: Buf, off: int, end: int, t: Tree, client: bool) -> Hello:
             t.add(JA3_FULL, off, 0, full, generated=True)
             t.add(JA3, off, 0, hashlib.md5(full.encode(), usedforsecurity=False).hexdigest(),
                   generated=True)
-        elif not h.hrr:
+        else:
             full = h.ja3()
             t.add(JA3S_FULL, off, 0, full, generated=True)
             t.add(JA3S, off, 0, hashlib.md5(full.encode(), usedforsecurity=False).hexdigest(),

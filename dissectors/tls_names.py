@@ -57,7 +57,7 @@ EXTENSIONS = {0: "server_name", 1: "max_fragment_length", 2: "client_certificate
               19: "client_certificate_type", 20: "server_certificate_type", 21: "padding",
               22: "encrypt_then_mac", 23: "extended_master_secret", 24: "token_binding",
               25: "cached_info", 27: "compress_certificate", 28: "record_size_limit",
-              35: "session_ticket", 41: "pre_shared_key", 42: "early_data",
+              34: "delegated_credentials", 35: "session_ticket", 41: "pre_shared_key", 42: "early_data",
               43: "supported_versions", 44: "cookie", 45: "psk_key_exchange_modes",
               47: "certificate_authorities", 48: "oid_filters", 49: "post_handshake_auth",
               50: "signature_algorithms_cert", 51: "key_share", 57: "quic_transport_parameters",

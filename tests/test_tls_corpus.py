@@ -10,6 +10,8 @@ only decryption (a later issue) can reproduce.
 """
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -134,3 +136,47 @@ def test_random_access_shows_the_first_pass(corpus_dir: Path, name: str) -> None
         gained += bool(again[-2]) and not first[n - 1][-2]
     reassembled = any(c[-1] for c in first)
     assert bool(gained) == reassembled
+
+
+# More of Wireshark's TLS fields, checked against tshark itself when it is installed
+# (tls.handshake.sig_hash_alg is left out: tshark also lists the signature schemes of the
+# Signed Certificate Timestamps embedded in certificates, which wirelens does not parse).
+LIVE_FIELDS = ["tls.handshake.ja3", "tls.handshake.ja3_full", "tls.handshake.ja3s",
+               "tls.handshake.ja3s_full", "tls.handshake.extension.type",
+               "tls.handshake.extension.len", "tls.handshake.session_id",
+               "tls.handshake.extensions_supported_group", "tls.handshake.comp_method",
+               "tls.handshake.certificate_length", "tls.handshake.extensions_key_share_group",
+               "tls.record.length", "tls.handshake.length", "tls.alert_message.level",
+               "tls.handshake.extensions_ec_point_format", "tls.extension.psk_ke_mode",
+               "tls.handshake.session_ticket_lifetime_hint", "tls.handshake.server_named_curve",
+               "tls.handshake.random", "tcp.segment", "tcp.segment.count",
+               "tcp.reassembled.length", "tls.handshake.extensions_server_name_len",
+               "tls.handshake.extensions_alpn_len", "tls.handshake.cipher_suites_length",
+               "tls.handshake.extensions_length", "tls.handshake.sig_len"]
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+def test_more_tls_fields_agree_with_live_tshark(corpus_dir: Path) -> None:
+    samples = Path(__file__).resolve().parents[1] / "sample_pcaps"
+    paths = [corpus_dir / "pcaps" / f for f in _tls_files(corpus_dir)] + \
+        [samples / "tls_handshakes.pcap", samples / "tls_failures.pcap"]
+    agree = total = 0
+    bad = []
+    for path in paths:
+        args = ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "occurrence=a",
+                "-E", "aggregator=,"]
+        for f in LIVE_FIELDS:
+            args += ["-e", f]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True)
+        theirs = [line.split("\t") for line in out.stdout.splitlines()]
+        ours = our_cells(path, LIVE_FIELDS)
+        assert len(theirs) == len(ours)
+        for n, (a, b) in enumerate(zip(ours, theirs), 1):
+            for name, x, y in zip(LIVE_FIELDS, a, b):
+                if x or y:
+                    total += 1
+                    agree += x == y
+                    if x != y:
+                        bad.append((path.name, n, name, x, y))
+    assert total > 500
+    assert agree / total >= TARGET, bad[:10]
