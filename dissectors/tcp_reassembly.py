@@ -35,7 +35,9 @@ stays in step; a segment that starts after a hole elsewhere is dissected from it
 partly new gives only its new bytes to the application.
 
 Bounded memory, because every byte is hostile: one PDU may not exceed `MAX_PDU` bytes (a
-longer announced length is not buffered: the bytes present are dissected as they are); the
+longer announced length is not buffered: the bytes present are dissected as they are); a
+direction holds at most `MAX_PENDING_PDUS` incomplete PDUs (the oldest is dropped) of at most
+`MAX_PARTS` segments each (a PDU with more is dropped, its segments stay plain); the
 bytes buffered across all directions are capped by `MAX_PENDING_BYTES` (the oldest pending
 PDU is dropped, its segments then show as plain segments); reassembled PDUs are kept for
 re-dissection within `RETAIN_BYTES` (oldest dropped: a later re-dissection of its frame

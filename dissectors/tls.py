@@ -250,10 +250,11 @@ KEYLOG = field("tls.handshake.keylog", "Key log", FT.STRING,
                blurb="Secrets the key log has for this session (by its ClientHello random)",
                explain="The key log (--tls-keylog or the capture's own secrets) covers this "
                        "session: its traffic can be decrypted.")
-BAD_LENGTH = expert("tls.handshake.length.bad", "malformed", Severity.ERROR,
-                    "Handshake message length exceeds its record",
-                    explain="A handshake message claims more bytes than its record holds and "
-                            "no later record continues it.")
+FRAGMENT = expert("tls.handshake.fragment", "reassemble", Severity.NOTE,
+                  "Handshake message continues beyond this record",
+                  explain="A handshake message longer than its record (a large certificate "
+                          "chain is split over records). wirelens shows its start here; the "
+                          "TLS analysis reads the whole message across records.")
 
 # -- per-connection state ----------------------------------------------------------------------
 _NEVER = 1 << 62
@@ -833,7 +834,7 @@ def _handshake(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, conn: TlsConn
         m.add(HS_LENGTH, p + 1, 3, mlen)
         if body + mlen > end:
             names.append(name)
-            _note(m, pkt, BAD_LENGTH, p + 1, 3)
+            _note(m, pkt, FRAGMENT, p + 1, 3)
             return
         if mtype in (1, 2):
             h = hello(buf, body, stop, m, mtype == 1)
