@@ -92,6 +92,7 @@ REASSEMBLY_ERROR = expert("_ws.malformed.reassembly", "malformed", Severity.ERRO
 
 _RETRANS = -2   # _head value: every byte of the segment was seen before
 _RETRANS_OVERLAP = -3   # ... inside a PDU already reassembled from several segments
+_INCOMPLETE = 1 << 30   # _head flag: its head bytes went into a PDU still incomplete
 _UNSET = -1
 
 
@@ -120,14 +121,16 @@ class _Pdu:
     def add(self, rel: int, data: bytes, frame: int) -> bool:
         """Place a piece; False when every byte of it was there already."""
         stop = rel + len(data)
-        covered = 0
-        for o, b, _fr in self.parts:
-            lo, hi = max(o, rel), min(o + len(b), stop)
-            if hi > lo:
-                covered += hi - lo
+        reach = rel                       # the piece is new unless the parts cover it all
+        for o, b, _fr in self.parts:      # sorted by offset
+            if o > reach:
+                break
+            reach = max(reach, o + len(b))
+        if reach >= stop:
+            return False
         insort(self.parts, (rel, data, frame), key=lambda p: p[0])
         self.held += len(data)
-        return covered < len(data)
+        return True
 
     def assemble(self, size: int) -> tuple[bytes, tuple[tuple[int, int], ...]]:
         """The PDU's bytes (the first piece to cover a byte wins) and, per frame in offset
@@ -261,7 +264,7 @@ def dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, *,
             return
         start = off + take
         # recorded before dissecting, so a frame whose PDU turns out malformed replays alike
-        st.record(pkt.number, take, done)
+        st.record(pkt.number, take | (_INCOMPLETE if done < 0 else 0), done)
         if done >= 0:
             kept = st.kept[done]
             _dissect_reassembled(kept.data, kept.parts, tree, pkt, dissect_pdu)
@@ -269,6 +272,8 @@ def dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, *,
             if done < 0:
                 _segment_only(tree, pkt, off, end, buf)
             return
+        if done < 0:                     # its head went into a PDU still incomplete
+            pkt.append_info(SEGMENT_INFO)
     elif seq + n <= hw:
         # Every byte seen before: a retransmission (or a late out-of-order segment). Inside
         # a PDU already reassembled (past its first segment) tshark reports the overlap.
@@ -284,7 +289,8 @@ def dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, *,
         for p in [p for p in pend if p.want < 0]:
             st.release(key, p)
             pend.remove(p)
-    st.record(pkt.number, start - off, done)
+    if pdu is None:
+        st.record(pkt.number, start - off, done)
     tail = _loop(buf, start, end, tree, pkt, pdu_len, dissect_pdu, start > off or done >= 0)
     if tail >= 0:
         p = _Pdu(seq + (tail - off), _want(pdu_len, data, tail, end))
@@ -385,6 +391,8 @@ def _replay(st: TcpReassembly, buf: Buf, off: int, end: int, tree: Tree, pkt: Pa
     if head == _UNSET:
         _direct(buf, off, end, tree, pkt, pdu_len, dissect_pdu)
         return
+    incomplete = bool(head & _INCOMPLETE)
+    head &= ~_INCOMPLETE
     if done >= 0:
         kept = st.kept.get(done)
         if kept is not None:
@@ -393,6 +401,8 @@ def _replay(st: TcpReassembly, buf: Buf, off: int, end: int, tree: Tree, pkt: Pa
         if done < 0:
             _segment_only(tree, pkt, off, end, buf, rin)
         return
+    if incomplete:
+        pkt.append_info(SEGMENT_INFO)
     tail = _loop(buf, off + head, end, tree, pkt, pdu_len, dissect_pdu, head > 0 or done >= 0)
     if tail >= 0 and rin and tree:
         _tcp_node(tree).add(REASSEMBLED_IN, tail, 0, rin, f"Reassembled PDU in frame: {rin}",

@@ -214,3 +214,18 @@ def test_without_a_stream_pdus_are_dissected_directly() -> None:
     R.dissect_pdus(Buf(lp(1) + lp(2)), 0, 7, NULL_TREE, pkt,
                    pdu_len=lp_len, dissect_pdu=dissect_lp_pdu)
     assert pkt.info_text() == "LP 1, LP 2"
+
+
+def test_segment_ending_a_pdu_with_a_hole_is_still_a_segment() -> None:
+    c = Conv()
+    a, b = lp(3000), lp(100)
+    stream = a + b
+    c.send(1, stream[:1000])
+    _, mid = c.send(2001, stream[2000:3010])   # end of A (hole before it), start of B
+    assert mid.col_protocol == "TCP" and mid.info_text().endswith(R.SEGMENT_INFO)
+    _, fill = c.send(1001, stream[1000:2000])
+    assert fill.info_text() == "LP 3000"
+    _, last = c.send(3011, stream[3010:])
+    assert last.info_text() == "LP 100"
+    _, again = c.show(2)
+    assert again.info_text() == mid.info_text()
