@@ -251,9 +251,19 @@ class _Bytes:
                 k = j
         return k if k >= 0 and self.offs[k] <= pos < ends[k] else -1
 
-    def row_at(self, pos: int) -> int:
+    def header(self, pos: int) -> tuple[bytes, int] | None:
+        """The 5 bytes of a record header at `pos` and the row holding its first byte."""
         k = self._find(pos)
-        return self.rows[k] if k >= 0 else -1
+        if k < 0:
+            return None
+        start = pos - self.offs[k]
+        piece = self._payload(k)[start:start + 5]
+        if len(piece) < 5:
+            rest = self.read(pos + len(piece), 5 - len(piece))
+            if rest is None:
+                return None
+            piece += rest
+        return piece, self.rows[k]
 
     def read(self, pos: int, n: int) -> bytes | None:
         """Bytes [pos, pos+n), or None when the capture has a hole or ends before."""
@@ -311,13 +321,13 @@ def _walk(b: _Bytes, keep_sealed: bool = False) -> _Dir:
     d = _Dir()
     pos = 0
     for _ in range(MAX_RECORDS):
-        hdr = b.read(pos, 5)
-        if hdr is None:
+        got = b.header(pos)
+        if got is None:
             break
+        hdr, row = got
         ct, major, length = hdr[0], hdr[1], hdr[3] << 8 | hdr[4]
         if not 20 <= ct <= 24 or major != 3 or length > MAX_RECORD:
             break
-        row = b.row_at(pos)
         if len(d.record_rows) < 64:
             d.record_rows.append(row)
         after_ccs = d.ccs_row >= 0
@@ -396,8 +406,10 @@ class _Conn:
 
     def __init__(self, store: Any, cols: SummaryColumns, stream: int, rows: np.ndarray,
                  l3: np.ndarray, ts: np.ndarray, keylog: KeyLog,
-                 syn_ack: tuple[int, int] | None) -> None:
+                 syn_ack: tuple[int, int] | None,
+                 certs: dict[bytes, CertSummary | None]) -> None:
         self.store, self.cols, self.ts, self.syn_ack = store, cols, ts, syn_ack
+        self.certs = certs
         first = int(rows[0])
         src, sport = cols.src[rows], cols.sport[rows]
         is_client = (src == cols.src[first]) & (sport == cols.sport[first]) & \
@@ -424,6 +436,13 @@ class _Conn:
 
     def _frame(self, row: int) -> int:
         return row + 1
+
+    def _summary(self, der: bytes) -> CertSummary | None:
+        """One parse per distinct certificate: servers send the same one to every client."""
+        key = hashlib.sha256(der).digest()
+        if key not in self.certs:
+            self.certs[key] = summarize(der)
+        return self.certs[key]
 
     def _handshake(self, keylog: KeyLog) -> None:
         h = self.hs
@@ -460,7 +479,7 @@ class _Conn:
                 except DissectError:
                     ders = []
                 h.chain_length = len(ders)
-                h.certificate = summarize(ders[0]) if ders else None
+                h.certificate = self._summary(ders[0]) if ders else None
                 cert_row = row
                 h.frames["certificate"] = self._frame(row)
         if ch is not None:
@@ -506,7 +525,7 @@ class _Conn:
                 elif mtype == 11 and h.certificate is None:
                     ders = certificates(buf, a, b, NULL_TREE, True)
                     h.chain_length = len(ders)
-                    h.certificate = summarize(ders[0]) if ders else None
+                    h.certificate = self._summary(ders[0]) if ders else None
                     h.frames["certificate"] = self._frame(row)
             except DissectError:
                 return
@@ -630,13 +649,14 @@ def analyze_tls(store: Any, keylog: KeyLog | None = None) -> TlsResult:
     keep = is_cand[streams]
     rows_c, streams_c = pay_rows[keep], streams[keep]
     l3_c = _l3_offsets(cols, lts, rows_c)
+    certs: dict[bytes, CertSummary | None] = {}
     order = np.argsort(streams_c, kind="stable")
     sorted_streams = streams_c[order]
     bounds = np.searchsorted(sorted_streams, np.nonzero(is_cand)[0])
     ends = np.append(bounds[1:], len(order))
     for s, lo, hi in zip(np.nonzero(is_cand)[0].tolist(), bounds.tolist(), ends.tolist()):
         ks = order[lo:hi]
-        conn = _Conn(store, cols, s, rows_c[ks], l3_c[ks], ts, keys, syn_ack.get(s))
+        conn = _Conn(store, cols, s, rows_c[ks], l3_c[ks], ts, keys, syn_ack.get(s), certs)
         result.handshakes.append(conn.hs)
     ts0 = int(ts[0]) if len(ts) else 0
     for h in result.handshakes:
