@@ -1093,12 +1093,13 @@ def _v2_record(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, conn: TlsConn
     pos = _pos(pkt)
     encrypted = conn is not None and conn.client_dir and conn.ccs[conn.client_dir] < pos
     r = t.add(RECORD, off, min(end, len(data)) - off, None, "SSLv2 Record Layer") if t else t
-    r.add(SSL2_LEN, off, 2, length)
     r.add(RECORD_VERSION, off, 0, 0x0002, generated=True)
     if encrypted or mtype not in _SSL2_TYPES:
+        r.add(SSL2_LEN, off, body - off, length)
         _label(r, "SSLv2 Record Layer: Encrypted Data")
         _set_v2(pkt, "Encrypted Data")
         return
+    r.add(RECORD_LENGTH, off, body - off, length)      # tshark's name for a clear message
     name = _SSL2_TYPES[mtype]
     _label(r, f"SSLv2 Record Layer: {name}")
     r.add(HS_TYPE, body, 1, mtype)
