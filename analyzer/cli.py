@@ -43,6 +43,9 @@ def _read_parser(sub: argparse._SubParsersAction) -> None:
                         "diagnoses on the frames they rest on")
     p.add_argument("-n", dest="no_resolve", action="store_true",
                    help="accepted for tshark compatibility: wirelens never resolves names")
+    p.add_argument("--tls-keylog", dest="tls_keylog", metavar="FILE",
+                   help="TLS key log (NSS format, SSLKEYLOGFILE); sessions it covers are "
+                        "marked in their ClientHello (a pcapng's own secrets are read too)")
 
 
 def build_parser() -> argparse.ArgumentParser:

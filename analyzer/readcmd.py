@@ -11,7 +11,7 @@ import sys
 from dissectors import CaptureState, dissect_frame
 from dissectors.frame import COLUMNS
 
-from . import columns
+from . import columns, keylog
 from .capture import CaptureError, open_capture, open_writer
 from .engine.annotate import SequenceAnnotator
 from .output import (FieldsFormat, UsageError, check_fields, fields_line, hex_text,
@@ -63,10 +63,17 @@ def run_read(args: argparse.Namespace) -> int:
         served = _fields_from_columns(args, fmt)
         if served is not None:
             return served
+    keys = None
+    if getattr(args, "tls_keylog", None):
+        try:
+            keys = keylog.load(args.tls_keylog)
+        except OSError as e:
+            raise UsageError(f"cannot read {args.tls_keylog}: {e.strerror or e}") from None
     try:
         reader = open_capture(args.file)
     except CaptureError as e:
         raise UsageError(str(e)) from None
+    reader.tls_keys = keys
     out = sys.stdout
     writer = None
     try:
@@ -127,12 +134,20 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out, finder=None) -> int:
         out.write("[\n")
     state = CaptureState()
     annotate = SequenceAnnotator()
+    tls_labels = state.slot("tls_keylog", dict)   # client random -> key log labels
+    if getattr(reader, "tls_keys", None) is not None:
+        tls_labels.update(keylog.labels_by_random(reader.tls_keys))
+    secrets_seen = 0
     first_ns = prev_ns = None
     n = 0
     pending: list[str] = []
     precision: dict[int, int] = {}
     for f in reader:
         n += 1
+        if len(reader.secrets) > secrets_seen:      # a pcapng Decryption Secrets Block
+            tls_labels.update(keylog.labels_by_random(
+                keylog.from_secrets(reader.secrets[secrets_seen:])))
+            secrets_seen = len(reader.secrets)
         root, pkt = dissect_frame(f.data, number=n, ts_ns=f.ts_ns, origlen=f.origlen,
                                   linktype=f.linktype, iface=f.iface, comment=f.comment,
                                   has_ts=f.has_ts, iface_name=_iface_name(reader, f.iface),

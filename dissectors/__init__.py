@@ -7,6 +7,7 @@ from . import sll, null, raw, vlan, arp  # noqa: F401
 from . import ipv4, ipv6, icmp, icmpv6  # noqa: F401
 from . import tcp, udp  # noqa: F401
 from . import dns  # noqa: F401
+from . import tls  # noqa: F401
 from . import ppp, pppoe, l2tp  # noqa: F401
 from .buffer import Buf, DissectError, Malformed, Truncated
 from .fields import EXPERTS, REGISTRY, FieldSpec

@@ -233,12 +233,12 @@ def test_synack_ack_and_data_relative_numbers_and_scaled_window():
 
 def test_mid_stream_capture_starts_at_one_and_window_scale_unknown():
     cap = Capture()
-    r = cap.send(A, B, seg(5000, 443, 7777, 900000, ACK, win=300, data=b"abc"))
-    assert r.info == "5000 → 443 [ACK] Seq=1 Ack=1 Win=300 Len=3"
+    r = cap.send(A, B, seg(5000, 8080, 7777, 900000, ACK, win=300, data=b"abc"))
+    assert r.info == "5000 → 8080 [ACK] Seq=1 Ack=1 Win=300 Len=3"
     assert r.get("tcp.window_size_scalefactor") == "-1"
     assert "    [Window size scaling factor: -1 (unknown)]" in r.text()
-    r = cap.send(B, A, seg(443, 5000, 900000, 7780, ACK, win=200))
-    assert r.info == "443 → 5000 [ACK] Seq=1 Ack=4 Win=200 Len=0"
+    r = cap.send(B, A, seg(8080, 5000, 900000, 7780, ACK, win=200))
+    assert r.info == "8080 → 5000 [ACK] Seq=1 Ack=4 Win=200 Len=0"
     assert r.get("tcp.completeness") == "0"      # a conversation found mid-way stays at 0
 
 

@@ -34,6 +34,10 @@ SAMPLES = ROOT / "sample_pcaps"
 FACTS: dict[str, dict] = json.loads((SAMPLES / "facts.json").read_text())["samples"]
 CAPTURE_SUFFIXES = (".pcap", ".pcapng")
 FACT_CASES = [(name, i) for name, s in FACTS.items() for i in range(len(s["facts"]))]
+# Facts that count what only decrypted TLS shows (the server's ALPN inside TLS 1.3's
+# EncryptedExtensions); wirelens keeps the key logs but decrypts in a later issue.
+NEEDS_DECRYPTION = {("demo.pcapng", "ALPN: offered h2,http/1.1 (ClientHello), http/1.1 chosen "
+                                    "(decrypted EncryptedExtensions)")}
 
 
 def _fields(fact: dict) -> list[str]:
@@ -125,6 +129,8 @@ def test_fact_with_wirelens(name: str, index: int) -> None:
     missing = [f for f in _fields(fact) if f not in REGISTRY]
     if missing:
         pytest.skip(f"no dissector declares {missing} yet")
+    if (name, fact["about"]) in NEEDS_DECRYPTION:
+        pytest.skip("needs TLS decryption (a later issue)")
     rows, _ = _ours(name)
     _check(_count(rows, fact), fact)
 

@@ -194,6 +194,7 @@ class SequenceAnnotator:
     def _info(self, pkt: Packet, bits: int) -> None:
         if not bits:
             return
+        before = len(pkt.info)
         for flag in _PREFIX_ORDER:
             if flag == ta.RETRANSMISSION:
                 kind = next((k for k in _RESEND if bits & k), 0)
@@ -203,6 +204,11 @@ class SequenceAnnotator:
                 prefix = _FLAGS[flag][1] or \
                     f"[TCP Dup ACK {self.analyzer.dupack_frame}#{self.analyzer.dupack_num}] "
                 pkt.prepend_info(prefix)
+        # An application layer that appends to Info with a separator (TLS: ", ") shows it
+        # after tshark's prefixes too, as Wireshark's col_append_sep_str does after a fence.
+        sep = pkt.hints.get("info_sep")
+        if sep and before and len(pkt.info) > before:
+            pkt.info.insert(len(pkt.info) - before, sep)
 
     def _tree(self, tcp: Node, bits: int) -> None:
         an = self.analyzer

@@ -1,0 +1,492 @@
+"""Reassembly of application PDUs that span TCP segments (Wireshark's tcp_dissect_pdus).
+
+An application dissector over TCP (TLS now; DNS over TCP and HTTP later) calls
+`dissect_pdus` with its payload and two functions: `pdu_len` reads a PDU header and says how
+long the PDU is, `dissect_pdu` dissects one whole PDU. Several PDUs in one segment are
+dissected one after the other; a PDU that runs past the segment is buffered per direction,
+in sequence order, and dissected from a reassembled buffer in the frame whose bytes complete
+it. That frame shows "[N Reassembled TCP Segments (X bytes): #a(n), #b(m)]" and the earlier
+ones "[TCP segment of a reassembled PDU]", with tcp.reassembled_in once it is known, as tshark
+4.0 shows them.
+
+Use (DNS over TCP, RFC 1035 §4.2.2: a 2-byte length before each message):
+
+    def _dns_len(data, off, end):
+        return None if end - off < 2 else 2 + (data[off] << 8 | data[off + 1])
+
+    def dissect_dns_tcp(buf, off, end, tree, pkt):
+        dissect_pdus(buf, off, end, tree, pkt, pdu_len=_dns_len, dissect_pdu=_dns_message)
+
+`pdu_len(data, off, end)` returns the whole PDU's length from its header, or None while
+the header itself is incomplete (the next segment is then awaited); bytes that cannot be
+a header should be taken whole (return end - off) so the application shows them as
+continuation. `dissect_pdu(buf, off, end, tree, pkt)` gets exactly one PDU; for a
+reassembled one `buf` holds only that PDU (offset 0) and `tree` points into its own data
+source. Both run on the summary path too (tree is NULL_TREE) and must set the columns.
+
+Sequence order, as tshark 4.0 with its default preferences: a segment whose bytes were all
+seen already in this direction (a retransmission) is not handed to the application again,
+and a retransmission inside a PDU already reassembled is reported as tshark does ("New
+fragment overlaps old data"); a segment that falls inside a PDU still being collected is
+placed at its offset even when it arrives out of order, so a PDU whose segment was lost and
+retransmitted later still completes (in the frame that fills the last hole) and the stream
+stays in step; a segment that starts after a hole elsewhere is dissected from its own start
+(the application sees a continuation it cannot parse, as in tshark). A segment partly old and
+partly new gives only its new bytes to the application.
+
+Bounded memory, because every byte is hostile: one PDU may not exceed `MAX_PDU` bytes (a
+longer announced length is not buffered: the bytes present are dissected as they are); a
+direction holds at most `MAX_PENDING_PDUS` incomplete PDUs (the oldest is dropped) of at most
+`MAX_PARTS` segments each (a PDU with more is dropped, its segments stay plain); the
+bytes buffered across all directions are capped by `MAX_PENDING_BYTES` (the oldest pending
+PDU is dropped, its segments then show as plain segments); reassembled PDUs are kept for
+re-dissection within `RETAIN_BYTES` (oldest dropped: a later re-dissection of its frame
+shows the segments without the PDU). Per-frame results are three compact arrays, so a
+frame dissected again (`pkt.visited`) shows exactly what it showed on the first pass.
+"""
+from __future__ import annotations
+
+from array import array
+from bisect import insort
+from collections import OrderedDict
+from collections.abc import Callable
+
+from .buffer import Buf
+from .fields import FT, Severity, expert, field
+from .packet import Packet
+from .tree import Tree
+
+# (bytes, offset, end) -> PDU length in bytes, or None when the header itself is incomplete
+PduLen = Callable[[bytes, int, int], "int | None"]
+# the application dissector for one whole PDU: fn(buf, off, end, tree, pkt)
+DissectPdu = Callable[[Buf, int, int, Tree, Packet], "int | None"]
+
+MAX_PDU = 1 << 20              # one PDU; TLS records are under 18.5 kB, DNS under 64 kB
+MAX_PARTS = 1024               # segments of one PDU
+MAX_PENDING_PDUS = 4           # incomplete PDUs per direction (holes keep older ones open)
+MAX_PENDING_BYTES = 32 << 20   # bytes buffered for incomplete PDUs across the capture
+RETAIN_BYTES = 64 << 20        # bytes of reassembled PDUs kept for re-dissection
+SEGMENT_INFO = "[TCP segment of a reassembled PDU]"
+OVERLAP_INFO = "[Reassembly error, protocol TCP: New fragment overlaps old data (retransmission?)]"
+
+REASSEMBLED_IN = field("tcp.reassembled_in", "Reassembled PDU in frame", FT.FRAMENUM,
+                       blurb="The frame where the PDU this segment belongs to is complete",
+                       explain="This segment carries part of a larger message (for example a "
+                               "TLS record); the whole message is dissected in that frame.")
+SEGMENT_DATA = field("tcp.segment_data", "TCP segment data", FT.BYTES,
+                     blurb="Payload bytes that belong to a PDU reassembled elsewhere")
+SEGMENTS = field("tcp.segments", "Reassembled TCP Segments", FT.NONE,
+                 blurb="The segments a reassembled PDU was made of")
+SEGMENT = field("tcp.segment", "TCP Segment", FT.FRAMENUM,
+                blurb="A frame whose payload is part of this reassembled PDU")
+SEGMENT_COUNT = field("tcp.segment.count", "Segment count", FT.UINT32,
+                      explain="How many segments one application message needed. Large "
+                              "messages (certificate chains, responses) always span several.")
+REASSEMBLED_LENGTH = field("tcp.reassembled.length", "Reassembled TCP length", FT.UINT32)
+REASSEMBLED_DATA = field("tcp.reassembled.data", "Reassembled TCP Data", FT.BYTES)
+REASSEMBLY_ERROR = expert("_ws.malformed.reassembly", "malformed", Severity.ERROR,
+                          "New fragment overlaps old data (retransmission?)",
+                          explain="A segment resent bytes inside a message that was already "
+                                  "reassembled. Usually a retransmission after a lost ACK; "
+                                  "harmless by itself.")
+
+_RETRANS = -2   # _head value: every byte of the segment was seen before
+_RETRANS_OVERLAP = -3   # ... inside a PDU already reassembled from several segments
+_INCOMPLETE = 1 << 30   # _head flag: its head bytes went into a PDU still incomplete
+_UNSET = -1
+
+
+class _Pdu:
+    """A PDU being collected in one direction: its first sequence number, its length once
+    known (`want`, -1 until the header is complete) and the pieces received so far, placed by
+    offset (an out-of-order segment inside the PDU fills a hole)."""
+
+    __slots__ = ("held", "parts", "seq", "want")
+
+    def __init__(self, seq: int, want: int) -> None:
+        self.seq = seq
+        self.want = want
+        self.parts: list[tuple[int, bytes, int]] = []   # (offset, bytes, frame), sorted
+        self.held = 0
+
+    def prefix(self) -> int:
+        """How many bytes from the PDU's start are present without a hole."""
+        reach = 0
+        for o, b, _fr in self.parts:
+            if o > reach:
+                break
+            reach = max(reach, o + len(b))
+        return reach
+
+    def add(self, rel: int, data: bytes, frame: int) -> bool:
+        """Place a piece; False when every byte of it was there already."""
+        stop = rel + len(data)
+        reach = rel                       # the piece is new unless the parts cover it all
+        for o, b, _fr in self.parts:      # sorted by offset
+            if o > reach:
+                break
+            reach = max(reach, o + len(b))
+        if reach >= stop:
+            return False
+        insort(self.parts, (rel, data, frame), key=lambda p: p[0])
+        self.held += len(data)
+        return True
+
+    def assemble(self, size: int) -> tuple[bytes, tuple[tuple[int, int], ...]]:
+        """The PDU's bytes (the first piece to cover a byte wins) and, per frame in offset
+        order, how many bytes it supplied."""
+        out = bytearray(size)
+        placed = 0
+        listing: list[tuple[int, int]] = []
+        for o, b, fr in self.parts:
+            end = min(o + len(b), size)
+            if end > placed:
+                out[placed:end] = b[placed - o:end - o]
+                listing.append((fr, end - placed))
+                placed = end
+        return bytes(out), tuple(listing)
+
+
+class _Done:
+    """A reassembled PDU kept for re-dissection."""
+
+    __slots__ = ("data", "parts")
+
+    def __init__(self, data: bytes, parts: tuple[tuple[int, int], ...]) -> None:
+        self.data = data
+        self.parts = parts
+
+
+class TcpReassembly:
+    """Per-capture state (kept in `pkt.state.slot("tcp_reassembly", TcpReassembly)`)."""
+
+    def __init__(self) -> None:
+        # (stream, direction) -> [highest sequence number seen + 1, pending PDU or None,
+        # (first, end) sequence numbers of the last PDU reassembled from several segments]
+        self.dirs: dict[tuple[int, int], list] = {}
+        self.pending: OrderedDict[tuple[int, int], int] = OrderedDict()  # dir -> bytes held
+        self.pending_bytes = 0
+        self.head = array("i")       # frame -> payload bytes that finished/continued a PDU
+        self.done = array("i")       # frame -> id of the PDU it completed, -1 none
+        self.rin = array("I")        # frame -> frame that completed its PDU, 0 unknown
+        self.kept: OrderedDict[int, _Done] = OrderedDict()
+        self.kept_bytes = 0
+        self.next_id = 0
+
+    # -- per-frame records -----------------------------------------------------------------
+    def _grow(self, frame: int) -> None:
+        n = frame + 1 - len(self.head)
+        if n > 0:
+            self.head.extend([_UNSET] * n)
+            self.done.extend([-1] * n)
+            self.rin.extend([0] * n)
+
+    def record(self, frame: int, head: int, done: int) -> None:
+        self._grow(frame)
+        self.head[frame] = head
+        self.done[frame] = done
+
+    def recall(self, frame: int) -> tuple[int, int, int]:
+        """(head, done id, reassembled in) stored for a frame on the first pass."""
+        if frame < len(self.head):
+            return self.head[frame], self.done[frame], self.rin[frame]
+        return _UNSET, -1, 0
+
+    def keep(self, data: bytes, parts: tuple[tuple[int, int], ...], frame: int) -> int:
+        pid = self.next_id
+        self.next_id += 1
+        self.kept[pid] = _Done(data, parts)
+        self.kept_bytes += len(data)
+        for fr, _n in parts:
+            if fr != frame:
+                self._grow(fr)
+                self.rin[fr] = frame
+        while self.kept_bytes > RETAIN_BYTES and len(self.kept) > 1:
+            _, old = self.kept.popitem(last=False)
+            self.kept_bytes -= len(old.data)
+        return pid
+
+    # -- pending budget -----------------------------------------------------------------------
+    def hold(self, key: tuple[int, int], n: int) -> None:
+        self.pending[key] = self.pending.get(key, 0) + n
+        self.pending.move_to_end(key)
+        self.pending_bytes += n
+        while self.pending_bytes > MAX_PENDING_BYTES and self.pending:
+            old, held = self.pending.popitem(last=False)
+            self.pending_bytes -= held
+            d = self.dirs.get(old)
+            if d is not None:
+                d[1] = []
+
+    def release(self, key: tuple[int, int], pdu: _Pdu) -> None:
+        """Forget one pending PDU's bytes."""
+        held = self.pending.get(key)
+        if held is None:
+            return
+        left = held - pdu.held
+        self.pending_bytes -= min(pdu.held, held)
+        if left > 0:
+            self.pending[key] = left
+        else:
+            del self.pending[key]
+
+
+def dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, *,
+                 pdu_len: PduLen, dissect_pdu: DissectPdu) -> None:
+    """Dissect the PDUs in one TCP payload [off, end), reassembling those that span segments.
+
+    Without a usable TCP segment summary (inside an ICMP error, a cut segment) the payload is
+    dissected as it is, PDU after PDU, with no state kept.
+    """
+    seg = pkt.tcp
+    data = buf.data
+    if seg is None or seg.len < 0 or seg.stream < 0 or pkt.in_error or len(data) < end:
+        _direct(buf, off, end, tree, pkt, pdu_len, dissect_pdu)
+        return
+    st: TcpReassembly = pkt.state.slot("tcp_reassembly", TcpReassembly)
+    if pkt.visited:
+        _replay(st, buf, off, end, tree, pkt, pdu_len, dissect_pdu)
+        return
+    key = (seg.stream, seg.direction)
+    seq, n = seg.seq, end - off
+    d = st.dirs.get(key)
+    if d is None:
+        d = st.dirs[key] = [seq, [], (0, 0)]
+    hw, pend = d[0], d[1]
+    d[0] = max(hw, seq + n)
+    start, done = off, -1
+    pdu = next((p for p in pend if _holds(p, seq)), None)
+    if pdu is not None:
+        take, done = _add(st, key, d, pdu, buf, off, end, pkt, pdu_len)
+        if take < 0:                                    # nothing new: a retransmission
+            st.record(pkt.number, _RETRANS, -1)
+            _retransmission(tree, pkt, off, end, buf, False)
+            return
+        start = off + take
+        # recorded before dissecting, so a frame whose PDU turns out malformed replays alike
+        st.record(pkt.number, take | (_INCOMPLETE if done < 0 else 0), done)
+        if done >= 0:
+            kept = st.kept[done]
+            _dissect_reassembled(kept.data, kept.parts, tree, pkt, dissect_pdu)
+        if start >= end:
+            if done < 0:
+                _segment_only(tree, pkt, off, end, buf)
+            return
+        if done < 0:                     # its head went into a PDU still incomplete
+            pkt.append_info(SEGMENT_INFO)
+    elif seq + n <= hw:
+        # Every byte seen before: a retransmission (or a late out-of-order segment). Inside
+        # a PDU already reassembled (past its first segment) tshark reports the overlap.
+        first, last = d[2]
+        overlap = first < seq and seq + n <= last
+        st.record(pkt.number, _RETRANS_OVERLAP if overlap else _RETRANS, -1)
+        _retransmission(tree, pkt, off, end, buf, overlap)
+        return
+    elif seq < hw:
+        start = off + (hw - seq)      # old bytes at the front: only the new ones go on
+    if seq > hw:
+        # A hole: a PDU whose header was incomplete cannot continue past it.
+        for p in [p for p in pend if p.want < 0]:
+            st.release(key, p)
+            pend.remove(p)
+    if pdu is None:
+        st.record(pkt.number, start - off, done)
+    tail = _loop(buf, start, end, tree, pkt, pdu_len, dissect_pdu, start > off or done >= 0)
+    if tail >= 0:
+        p = _Pdu(seq + (tail - off), _want(pdu_len, data, tail, end))
+        p.add(0, bytes(data[tail:end]), pkt.number)
+        if len(pend) >= MAX_PENDING_PDUS:
+            st.release(key, pend.pop(0))
+        pend.append(p)
+        st.hold(key, end - tail)
+
+
+def _holds(p: _Pdu, seq: int) -> bool:
+    """Whether a segment starting at `seq` continues this pending PDU."""
+    if p.want < 0:
+        return seq == p.seq + p.prefix()
+    return p.seq <= seq < p.seq + p.want
+
+
+def _add(st: TcpReassembly, key: tuple[int, int], d: list, pdu: _Pdu, buf: Buf, off: int,
+         end: int, pkt: Packet, pdu_len: PduLen) -> tuple[int, int]:
+    """Put this segment's bytes into the pending PDU; keep the PDU when it is complete.
+
+    Returns (payload bytes that went into the PDU, or -1 when none was new; the id of the
+    PDU completed here, or -1)."""
+    data = buf.data
+    seq = pkt.tcp.seq
+    rel = seq - pdu.seq
+    if pdu.want < 0:
+        take = min(end - off, MAX_PDU - rel)
+    else:
+        take = min(end - off, pdu.want - rel)
+    if take <= 0 or not pdu.add(rel, bytes(data[off:off + take]), pkt.number):
+        return -1, -1
+    st.hold(key, take)
+    if pdu.want < 0:
+        have = pdu.prefix()
+        head, _ = pdu.assemble(have)
+        pdu.want = _want(pdu_len, head, 0, have)
+        if 0 <= pdu.want < have:                    # the segment runs past the PDU
+            take -= have - pdu.want
+    if len(pdu.parts) > MAX_PARTS:
+        st.release(key, pdu)
+        d[1].remove(pdu)
+        return take, -1
+    if pdu.want < 0 or pdu.prefix() < pdu.want:
+        return take, -1
+    st.release(key, pdu)
+    d[1].remove(pdu)
+    d[2] = (pdu.seq, pdu.seq + pdu.want)
+    whole, parts = pdu.assemble(pdu.want)
+    return take, st.keep(whole, parts, pkt.number)
+
+
+def _want(pdu_len: PduLen, data: bytes, off: int, end: int) -> int:
+    """The PDU length its header announces, capped; -1 while the header is incomplete."""
+    n = pdu_len(data, off, end)
+    if n is None:
+        return -1
+    return max(1, min(n, MAX_PDU))
+
+
+def _loop(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, pdu_len: PduLen,
+          dissect_pdu: DissectPdu, dissected: bool) -> int:
+    """Dissect the whole PDUs in [off, end); return where an incomplete one starts, or -1."""
+    data = buf.data
+    pos = off
+    while pos < end:
+        n = pdu_len(data, pos, end)
+        if n is not None and n > MAX_PDU:
+            n = end - pos                     # too long to buffer: show what is here
+        if n is None or pos + n > end:
+            _start_segment(tree, pkt, pos, end, buf, dissected or pos > off)
+            return pos
+        dissect_pdu(buf, pos, pos + max(n, 1), tree, pkt)
+        pos += max(n, 1)
+    return -1
+
+
+def _direct(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, pdu_len: PduLen,
+            dissect_pdu: DissectPdu) -> None:
+    """No reassembly possible: every PDU as far as the bytes go (the last may be cut)."""
+    data = buf.data
+    pos = off
+    while pos < end:
+        n = pdu_len(data, pos, end)
+        if n is None or n > end - pos:
+            n = end - pos
+        dissect_pdu(buf, pos, pos + max(n, 1), tree, pkt)
+        pos += max(n, 1)
+
+
+def _replay(st: TcpReassembly, buf: Buf, off: int, end: int, tree: Tree, pkt: Packet,
+            pdu_len: PduLen, dissect_pdu: DissectPdu) -> None:
+    """A visited frame: show what the first pass found, from the per-frame records."""
+    head, done, rin = st.recall(pkt.number)
+    if head in (_RETRANS, _RETRANS_OVERLAP):
+        _retransmission(tree, pkt, off, end, buf, head == _RETRANS_OVERLAP)
+        return
+    if head == _UNSET:
+        _direct(buf, off, end, tree, pkt, pdu_len, dissect_pdu)
+        return
+    incomplete = bool(head & _INCOMPLETE)
+    head &= ~_INCOMPLETE
+    if done >= 0:
+        kept = st.kept.get(done)
+        if kept is not None:
+            _dissect_reassembled(kept.data, kept.parts, tree, pkt, dissect_pdu)
+    if head >= end - off:
+        if done < 0:
+            _segment_only(tree, pkt, off, end, buf, rin)
+        return
+    if incomplete:
+        pkt.append_info(SEGMENT_INFO)
+    tail = _loop(buf, off + head, end, tree, pkt, pdu_len, dissect_pdu, head > 0 or done >= 0)
+    if tail >= 0 and rin and tree:
+        _tcp_node(tree).add(REASSEMBLED_IN, tail, 0, rin, f"Reassembled PDU in frame: {rin}",
+                            generated=True)
+
+
+# -- what the frames show ---------------------------------------------------------------------
+
+def _tcp_node(tree: Tree) -> Tree:
+    """The frame's TCP layer item (the last one: tunnels put the inner TCP last)."""
+    for n in reversed(tree.children or ()):
+        if n.spec is not None and n.spec.abbrev == "tcp":
+            return n
+    return tree
+
+
+def _segment_only(tree: Tree, pkt: Packet, off: int, end: int, buf: Buf, rin: int = 0) -> None:
+    """A segment in the middle of a PDU: the application dissector is not called."""
+    pkt.append_info(SEGMENT_INFO)
+    if tree:
+        t = _tcp_node(tree)
+        if rin:
+            t.add(REASSEMBLED_IN, off, 0, rin, f"Reassembled PDU in frame: {rin}",
+                  generated=True)
+        size = end - off
+        t.add(SEGMENT_DATA, off, size, buf.rest(off)[:size], f"TCP segment data ({size} bytes)")
+
+
+def _start_segment(tree: Tree, pkt: Packet, pos: int, end: int, buf: Buf,
+                   dissected: bool) -> None:
+    """The first bytes of a PDU that continues in later segments. When nothing else in the
+    frame was dissected, the frame is shown as plain TCP (tshark's desegment_offset 0)."""
+    if not dissected:
+        pkt.set_protocol("TCP")
+        pkt.set_info(SEGMENT_INFO)
+    if tree:
+        size = end - pos
+        _tcp_node(tree).add(SEGMENT_DATA, pos, size, buf.rest(pos)[:size],
+                            f"TCP segment data ({size} bytes)")
+
+
+def _dissect_reassembled(whole: bytes, parts: tuple[tuple[int, int], ...], tree: Tree,
+                         pkt: Packet, dissect_pdu: DissectPdu) -> None:
+    """Dissect a reassembled PDU from its own data source, after the segment list."""
+    if tree:
+        src = pkt.add_source(f"Reassembled TCP ({len(whole)} bytes)", whole)
+        sub = tree.for_source(src)
+        listing = ", ".join(f"#{fr}({n})" for fr, n in parts)
+        s = sub.add(SEGMENTS, 0, len(whole), None,
+                    f"{len(parts)} Reassembled TCP Segments ({len(whole)} bytes): {listing}",
+                    generated=True)
+        pos = 0
+        for fr, n in parts:
+            s.add(SEGMENT, pos, n, fr, f"Frame: {fr}, payload: {pos}-{pos + n - 1} "
+                                       f"({n} bytes)", generated=True)
+            pos += n
+        s.add(SEGMENT_COUNT, 0, 0, len(parts), generated=True)
+        s.add(REASSEMBLED_LENGTH, 0, 0, len(whole), generated=True)
+        s.add(REASSEMBLED_DATA, 0, len(whole), whole, generated=True)
+    else:
+        sub = tree
+    dissect_pdu(Buf(whole), 0, len(whole), sub, pkt)
+
+
+def _retransmission(tree: Tree, pkt: Packet, off: int, end: int, buf: Buf,
+                    overlap: bool) -> None:
+    """Bytes seen before are not dissected again; the TCP layer shows them as data."""
+    if overlap:
+        pkt.append_info(OVERLAP_INFO, "")
+        pkt.note(REASSEMBLY_ERROR)
+    if tree:
+        t = _tcp_node(tree)
+        if overlap:
+            t.add_expert(REASSEMBLY_ERROR, off, end - off)
+        size = end - off
+        t.add(SEGMENT_DATA, off, size, buf.rest(off)[:size],
+              f"Retransmitted TCP segment data ({size} bytes)")
+
+
+__all__ = [
+    "MAX_PDU",
+    "MAX_PENDING_BYTES",
+    "RETAIN_BYTES",
+    "SEGMENT_INFO",
+    "TcpReassembly",
+    "dissect_pdus",
+]
