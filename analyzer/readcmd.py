@@ -47,6 +47,12 @@ def run_read(args: argparse.Namespace) -> int:
         raise UsageError("-e needs -T fields")
     if args.count is not None and args.count < 1:
         raise UsageError("-c needs a positive packet count")
+    keys = None
+    if getattr(args, "tls_keylog", None):
+        try:
+            keys = keylog.load(args.tls_keylog)
+        except OSError as e:
+            raise UsageError(f"cannot read {args.tls_keylog}: {e.strerror or e}") from None
     two_pass = getattr(args, "two_pass", False)
     finder = None
     if two_pass:
@@ -55,7 +61,7 @@ def run_read(args: argparse.Namespace) -> int:
         from .engine.annotate import FindingAnnotator
         from .engine.firstpass import first_pass
         try:
-            finder = FindingAnnotator(first_pass(args.file))
+            finder = FindingAnnotator(first_pass(args.file, keylog=keys))
         except CaptureError as e:
             raise UsageError(str(e)) from None
     if args.format == "fields" and not args.write and args.file != "-" and not two_pass and \
@@ -63,12 +69,6 @@ def run_read(args: argparse.Namespace) -> int:
         served = _fields_from_columns(args, fmt)
         if served is not None:
             return served
-    keys = None
-    if getattr(args, "tls_keylog", None):
-        try:
-            keys = keylog.load(args.tls_keylog)
-        except OSError as e:
-            raise UsageError(f"cannot read {args.tls_keylog}: {e.strerror or e}") from None
     try:
         reader = open_capture(args.file)
     except CaptureError as e:

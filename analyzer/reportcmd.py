@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="display filter: report only findings and conversations with "
                         "matching frames")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--tls-keylog", metavar="FILE",
+                   help="TLS key log (NSS format, SSLKEYLOGFILE) for handshake details")
     p.add_argument("--fail-on", choices=("error", "warn", "note"), default=None,
                    help="exit 1 when a finding at or above this severity exists")
 
@@ -43,8 +45,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from .engine.firstpass import first_pass
     progress = _Progress(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    keys = None
+    if args.tls_keylog:
+        from . import keylog
+        try:
+            keys = keylog.load(args.tls_keylog)
+        except OSError as e:
+            raise UsageError(f"cannot read {args.tls_keylog}: {e.strerror or e}") from None
     try:
-        cap = first_pass(args.file, progress=progress)
+        cap = first_pass(args.file, progress=progress, keylog=keys)
     except CaptureError as e:
         raise UsageError(str(e)) from None
     except (FileNotFoundError, IsADirectoryError, PermissionError) as e:

@@ -34,6 +34,7 @@ import dns.wire
 
 from .buffer import Buf, Malformed, Truncated
 from .dispatch import TCP_PORT, UDP_PORT
+from .tcp_reassembly import dissect_pdus
 from .fields import FT, Base, Severity, bitfield_str, expert, field, ipv6_str, protocol
 from .packet import Packet
 from .tree import Tree
@@ -523,7 +524,6 @@ def _label_count(name: str) -> int:
 RETRANSMISSION_TIMER_NS = 5 * 10**9   # Wireshark's dns.retransmission_timer default
 _MULTI = 2     # transaction flag: a zone transfer, whose several answers are normal
 _MAX_TRANSACTIONS = 1 << 22
-_MAX_PENDING = 1 << 16
 
 
 class DnsState:
@@ -546,16 +546,6 @@ class DnsState:
         self.frame_tx = array("i", [-1])
         self.frame_retrans = bytearray(1)
         self.extra: dict[tuple[int, int], tuple[int, int]] = {}
-        # DNS over TCP: (tcp.stream, direction) -> (next raw seq, bytes still missing) of a
-        # message cut at a segment end; frame -> bytes of it at the frame's start.
-        self.tcp_pending: dict[tuple[int, int], tuple[int, int]] = {}
-        self.tcp_skip: dict[int, int] = {}
-
-    def remember_pending(self, key: tuple[int, int], seq: int, missing: int) -> None:
-        """Note the rest of a cut message, dropping the oldest note beyond a bound."""
-        if len(self.tcp_pending) >= _MAX_PENDING:
-            del self.tcp_pending[next(iter(self.tcp_pending))]
-        self.tcp_pending[key] = (seq, missing)
 
     def _store(self, number: int, nth: int, tx: int, retrans: bool) -> None:
         if nth:
@@ -1443,36 +1433,20 @@ def tcp_pdus(buf: Buf, off: int, end: int) -> tuple[list[tuple[int, int]], int]:
     return pdus, 0
 
 
-def dissect_dns_tcp(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> None:
-    """DNS over TCP: every complete message in the segment.
+def _dns_len(data: bytes, off: int, end: int) -> int | None:
+    """A DNS-over-TCP message's length from its 2-byte prefix (RFC 7766 section 8)."""
+    return None if end - off < 2 else 2 + (data[off] << 8 | data[off + 1])
 
-    A message that continues past the segment is not reassembled here: the segment is
-    marked as tshark marks it, and the bytes that complete it at the start of the next
-    in-order segment of that direction are skipped (not misread as a length prefix). With
-    generic TCP reassembly, the `missing` count of tcp_pdus is what to ask it for.
-    """
-    st: DnsState = pkt.state.slot("dns", DnsState)
-    seg = pkt.tcp
-    skip = 0
-    key = None
-    if seg is not None and seg.stream >= 0 and not pkt.in_error:
-        key = (seg.stream, seg.direction)
-    if pkt.visited:
-        skip = st.tcp_skip.get(pkt.number, 0)
-    elif key is not None:
-        pending = st.tcp_pending.pop(key, None)
-        if pending is not None and pending[0] == seg.seq_raw:
-            skip = min(pending[1], end - off)
-            if pending[1] > skip:
-                st.remember_pending(key, (seg.seq_raw + skip) & 0xFFFFFFFF, pending[1] - skip)
-            st.tcp_skip[pkt.number] = skip
-    pdus, missing = tcp_pdus(buf, off + skip, end)
-    for start, stop in pdus:
-        dissect_message(buf, start + 2, stop, tree, pkt, DNS, length_at=start)
-    if missing and key is not None and not pkt.visited:
-        st.remember_pending(key, (seg.seq_raw + end - off) & 0xFFFFFFFF, missing)
-    if (missing or skip) and not pdus:
-        pkt.append_info("[TCP segment of a reassembled PDU]")
+
+def _tcp_message(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> None:
+    dissect_message(buf, off + 2, end, tree, pkt, DNS, length_at=off)
+
+
+def dissect_dns_tcp(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> None:
+    """DNS over TCP: every message in the segment; one that spans segments is reassembled
+    and shown in the frame that completes it, as tshark does."""
+    dissect_pdus(buf, off, end, tree, pkt, pdu_len=_dns_len, dissect_pdu=_tcp_message,
+                 keep_tcp_info=True)
 
 
 UDP_PORT.register(53, _udp(DNS))

@@ -232,12 +232,22 @@ class TcpReassembly:
 
 
 def dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, *,
-                 pdu_len: PduLen, dissect_pdu: DissectPdu) -> None:
+                 pdu_len: PduLen, dissect_pdu: DissectPdu, keep_tcp_info: bool = False) -> None:
     """Dissect the PDUs in one TCP payload [off, end), reassembling those that span segments.
 
     Without a usable TCP segment summary (inside an ICMP error, a cut segment) the payload is
-    dissected as it is, PDU after PDU, with no state kept.
+    dissected as it is, PDU after PDU, with no state kept. A frame that only starts a PDU
+    shows "[TCP segment of a reassembled PDU]" as its Info (TLS: Wireshark's desegment_len
+    path), or after the TCP summary with `keep_tcp_info` (DNS: its tcp_dissect_pdus path).
     """
+    before = pkt.info_text() if keep_tcp_info else ""
+    _dissect_pdus(buf, off, end, tree, pkt, pdu_len, dissect_pdu)
+    if before and pkt.info_text() == SEGMENT_INFO:
+        pkt.set_info(f"{before} {SEGMENT_INFO}")
+
+
+def _dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, pdu_len: PduLen,
+                  dissect_pdu: DissectPdu) -> None:
     seg = pkt.tcp
     data = buf.data
     if seg is None or seg.len < 0 or seg.stream < 0 or pkt.in_error or len(data) < end:

@@ -354,9 +354,10 @@ def test_tcp_several_messages_in_one_segment_and_one_across_segments():
                                + len(two.to_wire())))
     assert pkt.col_protocol == "TCP"
     assert info_column(pkt).endswith("Len=10 [TCP segment of a reassembled PDU]")
-    _, pkt = cap.add(tcp_frame(three[10:], seq=pkt.tcp.seq_raw + 10))
-    assert pkt.damage == ""                 # the rest is not misread as a length prefix
-    assert info_column(pkt).endswith("[TCP segment of a reassembled PDU]")
+    root, pkt = cap.add(tcp_frame(three[10:], seq=pkt.tcp.seq_raw + 10))
+    assert pkt.damage == ""                 # reassembled: the whole message in this frame
+    assert info_column(pkt) == "Standard query 0x0003 A three.com"
+    assert values(root, "dns.qry.name") == ["three.com"]
     _, again = cap.again(3)                 # random access reads what the first pass saw
     assert (again.damage, info_column(again)) == ("", info_column(pkt))
 

@@ -90,6 +90,7 @@ class Capture:
     tcp: TcpColumns
     flows: Any = None           # tcp_flows.StreamTable: per-connection facts
     dns: Any = None             # dns.DnsResult: transactions and their statistics
+    tls: Any = None             # tls.TlsResult: one handshake record per TLS connection
     conversations: Any = None   # conversations.ConversationTable: TCP and UDP, tshark's counts
     findings: list = field(default_factory=list)   # findings.Finding, report order
     _by_row: dict | None = field(default=None, repr=False)
@@ -442,12 +443,22 @@ def _columns(n: int, cols: SummaryColumns, rows: np.ndarray, direction: np.ndarr
 
 def register_analyzers() -> None:
     """Import every analyzer, so its finding kinds are registered fields."""
-    from . import diagnoses, dns  # noqa: F401
+    from . import diagnoses, dns, tls  # noqa: F401
+
+
+def _explained(tcp_findings: list, tls_findings: list) -> list:
+    """Drop the RST diagnoses of connections whose TLS handshake failed: the TLS finding
+    (an alert, a rejected certificate) says why the connection was reset, and by whom."""
+    from dissectors.fields import Severity
+    failed = {f.stream for f in tls_findings if f.level >= Severity.WARN and f.stream >= 0}
+    return [f for f in tcp_findings
+            if not (f.id.startswith("wirelens.rst.") and f.stream in failed)]
 
 
 def first_pass(source: str | Path | FrameSource, *, cancel: threading.Event | None = None,
-               progress: Progress | None = None) -> Capture:
-    """Build the store for a capture file (or an already built index)."""
+               progress: Progress | None = None, keylog: Any = None) -> Capture:
+    """Build the store for a capture file (or an already built index); `keylog` holds TLS
+    secrets beside those the capture embeds (analyzer.keylog.KeyLog)."""
     from analyzer.capture.index import FrameIndex
 
     def report(stage: str, fraction: float) -> None:
@@ -468,7 +479,7 @@ def first_pass(source: str | Path | FrameSource, *, cancel: threading.Event | No
     tcp = analyze_tcp(index, cols, cancel, lambda f: report("tcp", f))
     cap = Capture(path, index, cols, tcp)
     register_analyzers()
-    from . import conversations, diagnoses, dns, findings, tcp_flows
+    from . import conversations, diagnoses, dns, findings, tcp_flows, tls
     report("conversations", 0.0)
     cap.conversations = conversations.conversations(index, cols)
     cap.flows = tcp_flows.build(cap)
@@ -476,7 +487,9 @@ def first_pass(source: str | Path | FrameSource, *, cancel: threading.Event | No
     found = diagnoses.diagnose(cap, cap.flows)
     report("dns", 0.0)
     cap.dns = dns.analyze_dns(cap)
-    found += cap.dns.findings
+    report("tls", 0.0)
+    cap.tls = tls.analyze_tls(cap, keylog)
+    found = _explained(found, cap.tls.findings) + cap.dns.findings + cap.tls.findings
     cap.findings = findings.ordered(found)
     report("done", 1.0)
     return cap
