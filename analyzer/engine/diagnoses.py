@@ -489,10 +489,10 @@ def _rto_stalls(ctx: _Ctx) -> list[Finding]:
     """Retransmission timeouts, visible (plain retransmissions) or not: a segment lost before
     the capture point and alone in flight shows only as a pause, but its sender's IPv4 ID
     skips the lost packet's number."""
-    tcp, cols, f = ctx.cap.tcp, ctx.cap.cols, ctx.flows
+    cols, f = ctx.cap.cols, ctx.flows
     per: dict[int, list[tuple[int, int]]] = defaultdict(list)   # stream -> (row, stall ns)
-    for row, ns in zip(tcp.rto_rows.tolist(), tcp.rto_ns.tolist()):
-        if ns >= 200 * MS and cols.plen[row] > 0:
+    for row, ns in _timeouts(ctx):
+        if ns >= 200 * MS:
             per[int(cols.stream[row])].append((row, ns))
     for row, ns in _invisible_rtos(ctx):
         per[int(cols.stream[row])].append((row, ns))
@@ -510,6 +510,29 @@ def _rto_stalls(ctx: _Ctx) -> list[Finding]:
                      "longest_s": round(longest / SEC, 3),
                      "stall_s": [round(ns / SEC, 3) for _r, ns in stalls][:20]}))
     return out
+
+
+def _timeouts(ctx: _Ctx) -> list[tuple[int, int]]:
+    """Plain retransmissions of data (not fast, spurious or out-of-order) and how long after
+    the first copy of the same bytes each was sent: the retransmission timeout waited out
+    (tcp.analysis.rto measures from the eldest unacknowledged segment, which is that copy
+    whenever the resend repeats the oldest data)."""
+    cols, tcp = ctx.cap.cols, ctx.cap.tcp
+    rows = ctx.flows.order
+    rows = rows[cols.plen[rows] > 0]
+    b = tcp.bits[rows]
+    plain = ((b & ta.RETRANSMISSION) != 0) & \
+        ((b & (ta.FAST_RETRANSMISSION | ta.SPURIOUS_RETRANSMISSION)) == 0)
+    if not plain.any():
+        return []
+    key = (cols.stream[rows].astype(np.int64) << 34) | \
+        (tcp.direction[rows].astype(np.int64) << 32) | cols.seq[rows].astype(np.int64)
+    uniq, first = np.unique(key, return_index=True)    # first copy of each (flow, seq)
+    want = np.flatnonzero(plain)
+    orig = rows[first[np.searchsorted(uniq, key[want])]]
+    stall = ctx.ts[rows[want]] - ctx.ts[orig]
+    return [(int(r), int(ns)) for r, ns in zip(rows[want].tolist(), stall.tolist())
+            if ns > 0]
 
 
 def _invisible_rtos(ctx: _Ctx) -> list[tuple[int, int]]:
@@ -644,14 +667,14 @@ def _window_limited(ctx: _Ctx) -> list[Finding]:
                 f"{len(full)} times in {segs} data segments", full[:10].tolist(),
                 responsible=receiver, confidence=0.8,
                 metrics={"window_full": len(full), "data_segments": segs,
-                         "max_in_flight": int(tcp.bytes_in_flight[rows].max())}))
+                         "max_in_flight": int(ctx.cap.tcp_values(s).bytes_in_flight.max())}))
     return out
 
 
 # -- application timing -----------------------------------------------------------------------
 def _nagle(ctx: _Ctx) -> list[Finding]:
     """Small write, delayed ACK of it, next small write right after that ACK: repeatedly."""
-    f, cols, tcp, out = ctx.flows, ctx.cap.cols, ctx.cap.tcp, []
+    f, cols, out = ctx.flows, ctx.cap.cols, []
     for s in np.flatnonzero(f.present & (f.data_segs.min(1) > 2)).tolist():
         for side in (0, 1):
             rows = _side_rows(ctx, s, side)
@@ -660,8 +683,14 @@ def _nagle(ctx: _Ctx) -> list[Finding]:
                 continue
             small = int(cols.plen[data].max())
             peer = _side_rows(ctx, s, 1 - side)
-            acks = peer[(tcp.acks_frame[peer] > 0) & (cols.plen[peer] == 0)]
-            frame_row = dict(zip((tcp.acks_frame[acks]).tolist(), acks.tolist()))
+            acks = peer[(cols.plen[peer] == 0) & ((cols.tcp_flags[peer] & ACK) != 0)]
+            # the first pure ACK from the peer that covers exactly each data segment
+            ends = (cols.seq[data].astype(np.int64) + cols.plen[data]) & 0xFFFFFFFF
+            ack_of = {}
+            for p, a in zip(acks.tolist(), cols.ack[acks].tolist()):
+                ack_of.setdefault(a, p)
+            frame_row = {int(r) + 1: ack_of[e] for r, e in zip(data.tolist(), ends.tolist())
+                         if e in ack_of}
             rtt = int(f.irtt_ns[s])
             stalls, frames = [], []
             for a, b in zip(data[:-1].tolist(), data[1:].tolist()):

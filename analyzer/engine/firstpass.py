@@ -38,9 +38,6 @@ from .summary import (
     summarize,
 )
 
-# Bit set in TcpColumns.bits when tshark shows the frame's [SEQ/ACK analysis] tree (it then
-# carries the stream's initial RTT once known), beside the tcp.analysis.* flag bits.
-SHOWN = 1 << 31
 Progress = Callable[[str, float], None]
 
 
@@ -50,22 +47,17 @@ class Cancelled(Exception):
 
 @dataclass
 class TcpColumns:
-    """Per-frame TCP analysis (row = frame number - 1; zero where nothing applies) plus the
-    rare values kept sparse, and per-stream handshake times."""
+    """Per-frame TCP analysis flags (row = frame number - 1; zero where nothing applies),
+    the rare duplicate-ACK numbers kept sparse, and per-stream handshake times. The numbers
+    that need the unacknowledged-segment list (acks_frame, ack_rtt, bytes_in_flight,
+    push_bytes_sent, rto) are replayed per connection on demand: see StreamValues."""
 
-    bits: np.ndarray              # uint32: tcp_analysis flag bits | SHOWN
+    bits: np.ndarray              # uint32: tcp_analysis flag bits
     direction: np.ndarray         # uint8: 1 from the stream's first sender, 2 back; 0 no TCP
     win_scale: np.ndarray         # int8: the sender's window shift (-1 unknown, -2 none)
-    acks_frame: np.ndarray        # uint32: tcp.analysis.acks_frame
-    ack_rtt_ns: np.ndarray        # int64: tcp.analysis.ack_rtt
-    bytes_in_flight: np.ndarray   # uint32
-    push_bytes: np.ndarray        # uint32: tcp.analysis.push_bytes_sent
     dupack_rows: np.ndarray       # int64, sparse: duplicate ACKs
     dupack_num: np.ndarray        # uint32
     dupack_frame: np.ndarray      # uint32
-    rto_rows: np.ndarray          # int64, sparse: plain retransmissions
-    rto_ns: np.ndarray            # int64
-    rto_frame: np.ndarray         # uint32
     irtt_ns: np.ndarray           # int64 per tcp.stream: initial RTT, 0 unknown
     irtt_row: np.ndarray          # int64 per tcp.stream: the row that completed it
 
@@ -73,11 +65,25 @@ class TcpColumns:
     def nbytes(self) -> int:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
 
-    def initial_rtt(self, row: int, stream: int) -> int:
-        """tcp.analysis.initial_rtt as frame `row` shows it (0: not shown)."""
-        if not self.bits[row] & SHOWN or not 0 <= stream < len(self.irtt_ns):
-            return 0
-        return int(self.irtt_ns[stream]) if row >= self.irtt_row[stream] else 0
+
+@dataclass
+class StreamValues:
+    """One connection's per-segment analysis numbers, by position in `rows` (its analyzed
+    rows in frame order), from replaying it through a TcpAnalyzer with values."""
+
+    rows: np.ndarray
+    shown: np.ndarray             # bool: tshark shows the [SEQ/ACK analysis] tree
+    acks_frame: np.ndarray        # uint32
+    ack_rtt_ns: np.ndarray        # int64
+    bytes_in_flight: np.ndarray   # uint32
+    push_bytes: np.ndarray        # uint32
+    rto_ns: np.ndarray            # int64 (plain retransmissions, else 0)
+    rto_frame: np.ndarray         # uint32
+
+    def at(self, row: int) -> int:
+        """Position of a frame row, or -1."""
+        i = int(np.searchsorted(self.rows, row))
+        return i if i < len(self.rows) and self.rows[i] == row else -1
 
 
 @dataclass
@@ -94,6 +100,7 @@ class Capture:
     conversations: Any = None   # conversations.ConversationTable: TCP and UDP, tshark's counts
     findings: list = field(default_factory=list)   # findings.Finding, report order
     _by_row: dict | None = field(default=None, repr=False)
+    _values: dict = field(default_factory=dict, repr=False)   # stream -> StreamValues
 
     def __len__(self) -> int:
         return len(self.index)
@@ -115,8 +122,29 @@ class Capture:
 
     @property
     def tcp_bits(self) -> np.ndarray:
-        """The tcp.analysis.* flag bits per frame row (without the SHOWN marker)."""
-        return self.tcp.bits & np.uint32(~SHOWN & 0xFFFFFFFF)
+        """The tcp.analysis.* flag bits per frame row."""
+        return self.tcp.bits
+
+    def tcp_values(self, stream: int) -> StreamValues:
+        """The analysis numbers of one TCP connection (replayed once, then cached)."""
+        got = self._values.get(stream)
+        if got is None:
+            rows = analyzable_rows(self.cols)
+            rows = rows[self.cols.stream[rows] == stream] if self.flows is None \
+                else self.flows.rows_of(stream)
+            got = self._values[stream] = replay(self.index, self.cols, self.tcp, rows)
+            if len(self._values) > 256:
+                del self._values[next(iter(self._values))]
+        return got
+
+    def initial_rtt(self, row: int) -> int:
+        """tcp.analysis.initial_rtt as frame `row` shows it (0: not shown)."""
+        s = int(self.cols.stream[row])
+        if not 0 <= s < len(self.tcp.irtt_ns) or row < self.tcp.irtt_row[s]:
+            return 0
+        v = self.tcp_values(s)
+        i = v.at(row)
+        return int(self.tcp.irtt_ns[s]) if i >= 0 and v.shown[i] else 0
 
     @property
     def nbytes(self) -> int:
@@ -221,36 +249,24 @@ def _sacks(cols: SummaryColumns, rows: np.ndarray) -> dict[int, tuple[tuple[int,
 
 @dataclass
 class _Part:
-    """The analysis of some of the analyzable rows (positions into them), from one process."""
+    """The flags of some of the analyzable rows (positions into them), from one process."""
 
     pos: np.ndarray    # int64 positions
     bits: np.ndarray   # uint32
-    acks: np.ndarray   # uint32
-    rtt: np.ndarray    # int64
-    bif: np.ndarray    # uint32
-    push: np.ndarray   # uint32
     dup: np.ndarray    # int64 (k, 3): position, dupack_num, dupack_frame
-    rto: np.ndarray    # int64 (k, 3): position, rto_ns, rto_frame
     irtt: np.ndarray   # int64 (k, 3): stream, initial RTT, position that completed it
 
 
-def _analyze(cols: dict[str, np.ndarray], convs: dict[int, tuple[int, int]],
-             sacks: dict[int, tuple[tuple[int, int], ...]], pos: np.ndarray,
-             cancel: threading.Event | None, progress: Callable[[float], None] | None) -> _Part:
-    """Feed the segments at `pos` (frame order) to one TcpAnalyzer; every stream of an
-    address/port pair must be in the same call, so reused ports are seen."""
-    an = ta.TcpAnalyzer()
+def _flags(cols: dict[str, np.ndarray], convs: dict[int, tuple[int, int]], pos: np.ndarray,
+           cancel: threading.Event | None, progress: Callable[[float], None] | None) -> _Part:
+    """Feed the segments at `pos` (frame order) to one TcpAnalyzer without values; every
+    stream of an address/port pair must be in the same call, so reused ports are seen."""
+    an = ta.TcpAnalyzer(values=False)
     feed = an.feed
     bits: list[int] = []
-    acks: list[int] = []
-    rtt: list[int] = []
-    bif: list[int] = []
-    push: list[int] = []
     dup: list[tuple[int, int, int]] = []
-    rto: list[tuple[int, int, int]] = []
     irtt: dict[int, tuple[int, int]] = {}
     conv_pos = np.asarray(sorted(convs), np.int64)
-    sack_pos = np.asarray(sorted(sacks), np.int64)
     step = 1 << 16
     for k0 in range(0, len(pos), step):
         if cancel is not None and cancel.is_set():
@@ -261,38 +277,47 @@ def _analyze(cols: dict[str, np.ndarray], convs: dict[int, tuple[int, int]],
         inputs = [cols[name][chunk].tolist() for name in _FEED]
         keys = chunk.tolist()
         conv_l: list = [None] * len(keys)
-        sack_l: list = [()] * len(keys)
-        for special, into in ((conv_pos, conv_l), (sack_pos, sack_l)):
-            # few rows have either: place them with numpy, not a lookup per segment
-            at = np.searchsorted(chunk, special)
-            hit = at < len(chunk)
-            hit[hit] = chunk[at[hit]] == special[hit]
-            table = convs if into is conv_l else sacks
-            for j, k in zip(at[hit].tolist(), special[hit].tolist()):
-                into[j] = table[k]
-        for k, fr, t, s, d, fl, sq, ak, w, ws, ln, conv, sack in zip(keys, *inputs, conv_l,
-                                                                       sack_l):
-            b = feed(fr, t, s, d, fl, sq, ak, w, ws, ln, conv, sack)
-            if an.initial_rtt_ns:
-                b |= SHOWN
-                if s not in irtt:
-                    irtt[s] = (an.initial_rtt_ns, k)
-            elif b or an.acks_frame:
-                b |= SHOWN
-            bits.append(b)
-            acks.append(an.acks_frame)
-            rtt.append(an.ack_rtt_ns)
-            bif.append(an.bytes_in_flight)
-            push.append(an.push_bytes_sent)
+        # few rows open a stream: place their keys with numpy, not a lookup per segment
+        at = np.searchsorted(chunk, conv_pos)
+        hit = at < len(chunk)
+        hit[hit] = chunk[at[hit]] == conv_pos[hit]
+        for j, k in zip(at[hit].tolist(), conv_pos[hit].tolist()):
+            conv_l[j] = convs[k]
+        append = bits.append
+        for k, fr, t, s, d, fl, sq, ak, w, ws, ln, conv in zip(keys, *inputs, conv_l):
+            b = feed(fr, t, s, d, fl, sq, ak, w, ws, ln, conv)
+            append(b)
             if b & ta.DUPLICATE_ACK:
                 dup.append((k, an.dupack_num, an.dupack_frame))
-            if an.rto_frame:
-                rto.append((k, an.rto_ns, an.rto_frame))
-    return _Part(pos, np.asarray(bits, np.uint32), np.asarray(acks, np.uint32),
-                 np.asarray(rtt, np.int64), np.asarray(bif, np.uint32),
-                 np.asarray(push, np.uint32), np.asarray(dup, np.int64).reshape(-1, 3),
-                 np.asarray(rto, np.int64).reshape(-1, 3),
+            if an.initial_rtt_ns and s not in irtt:
+                irtt[s] = (an.initial_rtt_ns, k)
+    return _Part(pos, np.asarray(bits, np.uint32), np.asarray(dup, np.int64).reshape(-1, 3),
                  np.asarray([(s, v, k) for s, (v, k) in irtt.items()], np.int64).reshape(-1, 3))
+
+
+def replay(index: FrameSource, cols: SummaryColumns, tcp: TcpColumns,
+           rows: np.ndarray) -> StreamValues:
+    """One connection's analyzed rows (frame order) through a TcpAnalyzer with values: the
+    numbers `read` shows for them, since a connection's analysis depends on it alone."""
+    ts = np.asarray(index.ts_ns, np.int64)
+    sacks = _sacks(cols, rows)
+    inputs = [x.tolist() for x in (rows + 1, ts[rows], cols.stream[rows], tcp.direction[rows],
+                                   cols.tcp_flags[rows], cols.seq[rows], cols.ack[rows],
+                                   cols.window[rows], tcp.win_scale[rows], cols.plen[rows])]
+    an = ta.TcpAnalyzer()
+    feed = an.feed
+    out: list[tuple[int, ...]] = []
+    for k, (fr, t, s, d, fl, sq, ak, w, ws, ln) in enumerate(zip(*inputs)):
+        b = feed(fr, t, s, d, fl, sq, ak, w, ws, ln, None, sacks.get(k, ()))
+        out.append((bool(b or an.acks_frame or an.initial_rtt_ns), an.acks_frame, an.ack_rtt_ns,
+                    an.bytes_in_flight, an.push_bytes_sent, an.rto_ns, an.rto_frame))
+    v = np.asarray(out, np.int64).reshape(-1, 7)
+    # A malformed TCP layer: its segment counts for the state, but tshark shows nothing.
+    keep = (cols.flags[rows] & TCP_ABORTED) == 0
+    v[~keep] = 0
+    return StreamValues(rows, v[:, 0].astype(bool), v[:, 1].astype(np.uint32), v[:, 2],
+                        v[:, 3].astype(np.uint32), v[:, 4].astype(np.uint32), v[:, 5],
+                        v[:, 6].astype(np.uint32))
 
 
 # The analyzer's inputs, per analyzable row, in `feed`'s order after the position.
@@ -365,8 +390,10 @@ def analyze_tcp(index: FrameSource, cols: SummaryColumns,
                 workers: int | None = None) -> TcpColumns:
     """Run TcpAnalyzer over every analyzable segment in frame order; per-frame columns.
 
-    Streams are independent, so on a big capture half of the address/port pairs go to a
-    forked process (the analyzer is pure Python: one core runs ~150k segments/s).
+    Only the flags are computed here (TcpAnalyzer without values: a connection's numbers
+    are replayed when asked for, `Capture.tcp_values`). Streams are independent, so on a big
+    capture half of the address/port pairs go to a forked process (the analyzer is pure
+    Python: one core manages about 150k segments/s).
     """
     n = len(cols)
     rows = analyzable_rows(cols)
@@ -376,7 +403,6 @@ def analyze_tcp(index: FrameSource, cols: SummaryColumns,
     _, first = np.unique(stream, return_index=True)
     convs = {p: (a, b) for p, a, b in zip(first.tolist(), pairs[first, 0].tolist(),
                                           pairs[first, 1].tolist())}
-    sacks = _sacks(cols, rows)
     feed_cols = {"frame": rows + 1, "ts": np.asarray(index.ts_ns, np.int64)[rows],
                  "stream": stream, "direction": direction, "flags": cols.tcp_flags[rows],
                  "seq": cols.seq[rows], "ack": cols.ack[rows], "window": cols.window[rows],
@@ -387,11 +413,11 @@ def analyze_tcp(index: FrameSource, cols: SummaryColumns,
     child = None
     if len(groups) > 1:
         g1 = groups[1]
-        child = _in_child(lambda: _analyze(feed_cols, convs, sacks, g1, None, None))
+        child = _in_child(lambda: _flags(feed_cols, convs, g1, None, None))
         if child is None:
             groups = [np.arange(len(rows))]
     try:
-        parts = [_analyze(feed_cols, convs, sacks, groups[0], cancel, progress)]
+        parts = [_flags(feed_cols, convs, groups[0], cancel, progress)]
     except BaseException:
         if child is not None:
             child.kill()  # type: ignore[attr-defined]
@@ -407,37 +433,24 @@ def _columns(n: int, cols: SummaryColumns, rows: np.ndarray, direction: np.ndarr
     nstreams = int(cols.stream.max()) + 1 if n else 0
     out = TcpColumns(
         bits=np.zeros(n, np.uint32), direction=np.zeros(n, np.uint8),
-        win_scale=np.full(n, -1, np.int8), acks_frame=np.zeros(n, np.uint32),
-        ack_rtt_ns=np.zeros(n, np.int64), bytes_in_flight=np.zeros(n, np.uint32),
-        push_bytes=np.zeros(n, np.uint32),
-        dupack_rows=np.zeros(0, np.int64), dupack_num=np.zeros(0, np.uint32),
-        dupack_frame=np.zeros(0, np.uint32), rto_rows=np.zeros(0, np.int64),
-        rto_ns=np.zeros(0, np.int64), rto_frame=np.zeros(0, np.uint32),
+        win_scale=np.full(n, -1, np.int8), dupack_rows=np.zeros(0, np.int64),
+        dupack_num=np.zeros(0, np.uint32), dupack_frame=np.zeros(0, np.uint32),
         irtt_ns=np.zeros(nstreams, np.int64), irtt_row=np.zeros(nstreams, np.int64))
     out.direction[rows] = direction
     out.win_scale[rows] = win_scale
     # A malformed TCP layer: its segment updated the state, but tshark shows no analysis.
     aborted = (cols.flags & TCP_ABORTED) != 0
-    dup, rto = [], []
+    dup = []
     for part in parts:
         r = rows[part.pos]
-        keep = ~aborted[r]
-        out.bits[r] = np.where(keep, part.bits, 0)
-        out.acks_frame[r] = np.where(keep, part.acks, 0)
-        out.ack_rtt_ns[r] = np.where(keep, part.rtt, 0)
-        out.bytes_in_flight[r] = np.where(keep, part.bif, 0)
-        out.push_bytes[r] = np.where(keep, part.push, 0)
-        dup.append(part.dup)
-        rto.append(part.rto)
+        out.bits[r] = np.where(aborted[r], 0, part.bits)
+        dup.append(part.dup[~aborted[rows[part.dup[:, 0]]]])
         out.irtt_ns[part.irtt[:, 0]] = part.irtt[:, 1]
         out.irtt_row[part.irtt[:, 0]] = rows[part.irtt[:, 2]]
     d = np.concatenate(dup)
     d = d[np.argsort(d[:, 0], kind="stable")]
     out.dupack_rows = rows[d[:, 0]]
     out.dupack_num, out.dupack_frame = d[:, 1].astype(np.uint32), d[:, 2].astype(np.uint32)
-    r = np.concatenate(rto)
-    r = r[np.argsort(r[:, 0], kind="stable")]
-    out.rto_rows, out.rto_ns, out.rto_frame = rows[r[:, 0]], r[:, 1], r[:, 2].astype(np.uint32)
     return out
 
 

@@ -147,9 +147,16 @@ class TcpAnalyzer:
     `feed` is one long method on purpose: the first pass calls it for every TCP segment of
     a capture, and Python method calls and attribute lookups are what it costs. Each rule
     still has its own comment, in Wireshark's order.
+
+    With `values=False` only the flags (and duplicate-ACK numbers, initial RTT) are
+    computed: they do not depend on which segments are unacknowledged, only on how many
+    (Wireshark stops listing them at 1000), so the list keeps just their ends, and the
+    per-segment numbers stay 0. The first pass runs that way over a whole capture, and
+    replays one connection with values when someone looks at its numbers.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, values: bool = True) -> None:
+        self._values = values
         self._streams: dict[int, _Stream] = {}
         self._convs: set[Hashable] = set()   # address/port pairs that had a stream
         self.dupack_num = 0
@@ -313,9 +320,17 @@ class TcpAnalyzer:
         # contiguous edge; a zero-window probe advances neither.
         end = (seq + seglen) & M
         useq = fwd.u_seq
-        if (seglen or synfin) and len(useq) < MAX_UNACKED:
+        if (seglen or synfin) and len(fwd.u_next) < MAX_UNACKED:
             if synfin:
                 end = (end + 1) & M
+            if not self._values:
+                unext = fwd.u_next
+                if not unext:
+                    fwd.ordered = True
+                elif fwd.ordered and (end - unext[-1]) & M >= _HALF:
+                    fwd.ordered = False      # a resend: ends no longer ascending
+                unext.append(end)
+        if (seglen or synfin) and self._values and len(useq) < MAX_UNACKED:
             keys = fwd.u_key
             key = (seq - fwd.base_seq) & M
             end_key = key + ((end - seq) & M)
@@ -351,6 +366,13 @@ class TcpAnalyzer:
         fwd.lastacktime = ts_ns
         fwd.lastsegflags = out
 
+        if not self._values:
+            if rev.u_next:
+                self._count_acked(rev, ack)
+            self.initial_rtt_ns = first_rtt
+            if out & DUPLICATE_ACK and not self.dupack_num:
+                out &= ~DUPLICATE_ACK
+            return out
         if rev.u_seq:
             self._acked(ts_ns, rev, ack)
         if seglen and useq and fwd.valid_bif:
@@ -396,6 +418,22 @@ class TcpAnalyzer:
         fwd.u_next.append(end)
         fwd.u_frame.append(frame)
         fwd.u_ts.append(ts_ns)
+
+    @staticmethod
+    def _count_acked(rev: _Flow, ack: int) -> None:
+        """Without values: drop the ends this ACK covers (all that the count needs)."""
+        M = _M32
+        unext = rev.u_next
+        if rev.ordered:
+            k, n = 0, len(unext)
+            while k < n and (ack - unext[k]) & M < _HALF:   # end <= ack
+                k += 1
+            if k:
+                del unext[:k]
+        else:
+            unext[:] = [e for e in unext if 0 < (e - ack) & M < _HALF]
+            if not unext:
+                rev.ordered = True
 
     def _acked(self, ts_ns: int, rev: _Flow, ack: int) -> None:
         """Drop the peer's segments this ACK covers, trim a partly covered one; an exact
