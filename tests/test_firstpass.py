@@ -141,3 +141,25 @@ def test_two_processes_give_the_same_columns(name: str) -> None:
     for key, value in vars(one).items():
         assert np.array_equal(value, getattr(two, key)), key
     assert np.count_nonzero(one.bits) > 10
+
+
+def test_dissect_any_frame_like_read() -> None:
+    """Capture.dissect gives the tree `read -V` shows, analysis items included, in any order."""
+    from analyzer.output import tree_text
+    path = ROOT / "sample_pcaps" / "bulk_lossy_receiver.pcap"
+    cap = first_pass(path)
+    want = {}
+    state = CaptureState()
+    annotate = SequenceAnnotator()
+    with open_capture(str(path)) as reader:
+        for n, f in enumerate(reader, 1):
+            root, pkt = dissect_frame(f.data, number=n, ts_ns=f.ts_ns, origlen=f.origlen,
+                                      linktype=f.linktype, iface=f.iface, state=state)
+            annotate(root, pkt)
+            state.prev_displayed_ts_ns = f.ts_ns
+            want[n - 1] = tree_text(root)
+    rtx = np.flatnonzero(cap.tcp.bits & ta.RETRANSMISSION).tolist()
+    assert rtx
+    for row in [rtx[-1], 3, rtx[0], len(cap) - 1]:
+        root, _pkt = cap.dissect(row)
+        assert tree_text(root) == want[row]

@@ -101,6 +101,7 @@ class Capture:
     findings: list = field(default_factory=list)   # findings.Finding, report order
     _by_row: dict | None = field(default=None, repr=False)
     _values: dict = field(default_factory=dict, repr=False)   # stream -> StreamValues
+    _cursor: Any = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -124,6 +125,16 @@ class Capture:
     def tcp_bits(self) -> np.ndarray:
         """The tcp.analysis.* flag bits per frame row."""
         return self.tcp.bits
+
+    def dissect(self, row: int) -> tuple[Any, Any]:
+        """The full tree of one frame as `read` shows it, tcp.analysis items included.
+
+        Dissectors keep per-capture state that is right only when frames are dissected in
+        order, so this walks a cursor forward through the capture (without trees) and starts
+        over when asked for an earlier frame: callers go in row order (filters do)."""
+        if self._cursor is None or row < self._cursor.next:
+            self._cursor = _Cursor(self.index)
+        return self._cursor.dissect(row)
 
     def tcp_values(self, stream: int) -> StreamValues:
         """The analysis numbers of one TCP connection (replayed once, then cached)."""
@@ -152,6 +163,38 @@ class Capture:
         index = sum(getattr(self.index, name).nbytes for name in
                     ("offsets", "caplens", "origlens", "ts_ns", "ifaces"))
         return index + self.cols.nbytes + self.tcp.nbytes
+
+
+class _Cursor:
+    """Frames dissected in order with one CaptureState and TCP sequence analysis."""
+
+    def __init__(self, index: Any) -> None:
+        from .annotate import SequenceAnnotator
+        self.index = index
+        self.state = CaptureState()
+        self.annotate = SequenceAnnotator()
+        self.next = 0
+
+    def _step(self, tree: bool) -> tuple[Any, Any]:
+        from dissectors import dissect_frame
+        i = self.next
+        f = self.index.raw_frame(i)
+        ifs = getattr(self.index, "interfaces", [])
+        name = (ifs[f.iface].name or "unknown") if getattr(self.index, "format", "") == \
+            "pcapng" and 0 <= f.iface < len(ifs) else ""
+        root, pkt = dissect_frame(f.data, number=i + 1, ts_ns=f.ts_ns, origlen=f.origlen,
+                                  linktype=f.linktype, iface=f.iface, comment=f.comment,
+                                  has_ts=f.has_ts, iface_name=name, state=self.state,
+                                  tree=tree)
+        self.annotate(root, pkt)
+        self.state.prev_displayed_ts_ns = f.ts_ns
+        self.next = i + 1
+        return root, pkt
+
+    def dissect(self, row: int) -> tuple[Any, Any]:
+        while self.next < row:
+            self._step(tree=False)
+        return self._step(tree=True)
 
 
 def analyzable_rows(cols: SummaryColumns) -> np.ndarray:
