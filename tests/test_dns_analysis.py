@@ -230,3 +230,44 @@ def test_mdns_and_llmnr_silence_is_not_a_finding():
              peek_message(wire, 0, 99))
     res = f.a.result()
     assert res.transactions[0].proto == "MDNS" and res.findings == []
+
+
+def test_tcp_message_across_segments_is_read_whole(tmp_path) -> None:
+    """A DNS-over-TCP answer split over two segments (and one resent) is one transaction."""
+    import struct
+
+    import dns.message
+
+    from analyzer.capture.index import FrameIndex
+    from analyzer.engine.dns import analyze_dns
+    from analyzer.engine.summary import summarize
+
+    def frame(src: bytes, dst: bytes, sport: int, dport: int, seq: int, payload: bytes) -> bytes:
+        tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 1, 5 << 4, 0x18, 65535, 0, 0)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 1, 0, 64, 6, 0,
+                         src, dst)
+        return ip + tcp + payload
+
+    a, b = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    q = dns.message.make_query("big.example", "A")
+    q.id = 7
+    r = dns.message.make_response(q)
+    for n in range(30):
+        r.answer.append(dns.rrset.from_text("big.example.", 60, "IN", "A", f"10.1.0.{n}"))
+    qw, rw = q.to_wire(), r.to_wire()
+    qp, rp = struct.pack("!H", len(qw)) + qw, struct.pack("!H", len(rw)) + rw
+    frames = [frame(a, b, 40000, 53, 1000, qp), frame(b, a, 53, 40000, 5000, rp[:100]),
+              frame(b, a, 53, 40000, 5000, rp[:100]), frame(b, a, 53, 40000, 5100, rp[100:])]
+    path = tmp_path / "dnstcp.pcap"
+    with open(path, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
+        for i, f in enumerate(frames):
+            out.write(struct.pack("<IIII", i + 1, 0, len(f), len(f)) + f)
+
+    class Store:
+        index = FrameIndex(str(path)).build()
+        cols = summarize(index)
+
+    result = analyze_dns(Store())
+    (tx,) = result.transactions
+    assert tx.answers == 30 and tx.name.rstrip(".") == "big.example"

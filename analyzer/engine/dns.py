@@ -648,12 +648,34 @@ def _payload_offsets(index: Any, cols: Any, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _messages(data: bytes, start: int, stop: int, tcp: bool) -> list[MessageSummary]:
-    if not tcp:
-        msg = peek_message(data, start, stop, responses=False)
-        return [msg] if msg is not None else []
-    pdus, _missing = tcp_pdus(Buf(data), start, min(stop, len(data)))
-    return [m for s, e in pdus if (m := peek_message(data, s + 2, e, False)) is not None]
+def _udp_message(data: bytes) -> list[MessageSummary]:
+    msg = peek_message(data, 0, len(data), responses=False)
+    return [msg] if msg is not None else []
+
+
+class _TcpStitch:
+    """DNS over TCP per direction: payloads joined in sequence order, so a message that
+    spans segments is read whole in the frame that completes it (as the dissector shows
+    it); resent bytes are skipped. At most one pending message per direction."""
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[int, int], tuple[int, bytes]] = {}   # -> (next seq, bytes)
+
+    def messages(self, key: tuple[int, int], seq: int, payload: bytes) -> list[MessageSummary]:
+        nxt, held = self.pending.pop(key, (None, b""))
+        if nxt is not None:
+            ahead = (seq - nxt) & 0xFFFFFFFF
+            if ahead >= 0x80000000:                 # resent bytes: keep waiting
+                self.pending[key] = (nxt, held)
+                return []
+            if ahead:                               # a gap: the held message is lost
+                held = b""
+        data = held + payload
+        pdus, missing = tcp_pdus(Buf(data), 0, len(data))
+        end = pdus[-1][1] if pdus else 0
+        if missing and len(data) - end + missing <= 0x10002:
+            self.pending[key] = ((seq + len(payload)) & 0xFFFFFFFF, data[end:])
+        return [m for s, e in pdus if (m := peek_message(data, s + 2, e, False)) is not None]
 
 
 def _slow_messages(index: Any, rows: Iterable[int]) -> dict[int, list[tuple[bytes, int, int]]]:
@@ -699,14 +721,17 @@ def analyze_dns(store: Any) -> DnsResult:
     starts[slow_mask] = -1
     slow = _slow_messages(index, rows[slow_mask].tolist())
     analyzer = DnsAnalyzer()
+    stitch = _TcpStitch()
     mv = index.mmap_view()
+    seqs = cols.seq[rows].tolist()
     columns = zip(rows.tolist(), starts.tolist(), (cols.ip_proto[rows] == IPPROTO_TCP).tolist(),
                   cols.plen[rows].tolist(), np.asarray(index.offsets)[rows].tolist(),
                   np.asarray(index.caplens)[rows].tolist(), np.asarray(index.ts_ns)[rows].tolist(),
                   cols.sport[rows].tolist(), cols.dport[rows].tolist(),
                   cols.stream[rows].tolist(), _addresses(cols, rows, "src"),
                   _addresses(cols, rows, "dst"))
-    for i, start, tcp, plen, off, cap, ts, sport, dport, stream, src, dst in columns:
+    for k, (i, start, tcp, plen, off, cap, ts, sport, dport, stream, src, dst) in \
+            enumerate(columns):
         if start < 0:
             msgs = [m for data, s, e in slow.get(i, ())
                     if (m := peek_message(data, s, e, responses=False))]
@@ -715,7 +740,8 @@ def analyze_dns(store: Any) -> DnsResult:
             if stop <= start:
                 continue
             payload = mv[off + start:off + stop].tobytes()
-            msgs = _messages(payload, 0, len(payload), tcp)
+            msgs = stitch.messages((stream, sport), seqs[k], payload) if tcp else \
+                _udp_message(payload)
         for msg in msgs:
             analyzer.feed(i + 1, ts, src, sport, dst, dport, tcp, msg, stream)
     return analyzer.result()
