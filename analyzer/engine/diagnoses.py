@@ -170,6 +170,7 @@ CHURN = kind(
     responsible="client")
 
 IDLE_NS = 1 * SEC            # an idle gap before the segment a RST answers
+SYN_WAIT_NS = 3 * SEC        # a SYN this close to the capture's end may yet be answered
 NAGLE_MIN_NS = 30 * MS       # delayed ACKs are 40 ms on Linux, 200 ms elsewhere
 NAGLE_ROUNDS = 3
 THINK_NS = 100 * MS          # server think time worth reporting...
@@ -271,9 +272,13 @@ def _refused(ctx: _Ctx) -> list[Finding]:
 
 
 def _unanswered(ctx: _Ctx) -> list[int]:
+    """Streams whose SYNs got no answer at all, leaving out a single SYN sent within
+    SYN_WAIT_NS of the end of the capture (its answer or retry may simply not be in it)."""
     f = ctx.flows
+    end = int(ctx.ts.max()) if len(ctx.ts) else 0
     return [int(s) for s in np.flatnonzero(f.present & (f.syns > 0) & (f.synacks == 0)
-                                           & (f.first_rst < 0))]
+                                           & (f.first_rst < 0))
+            if f.syns[s] > 1 or end - int(ctx.ts[f.first_syn[s]]) >= SYN_WAIT_NS]
 
 
 def _accept_queue(ctx: _Ctx) -> list[Finding]:
@@ -284,7 +289,9 @@ def _accept_queue(ctx: _Ctx) -> list[Finding]:
         by_server[ctx.ends(s)[1]].append(s)
     unanswered = set(_unanswered(ctx))
     for server, streams in by_server.items():
-        lost = [s for s in streams if s in unanswered]
+        # SYNs dropped again and again (a lossy path answers a retry), while others were
+        # answered: one lost SYN is the path's, a listener that drops every try is full.
+        lost = [s for s in streams if s in unanswered and f.syns[s] >= 2]
         ok = [s for s in streams if f.synacks[s] > 0]
         if not lost or not ok:
             continue
@@ -430,7 +437,8 @@ def _resets(ctx: _Ctx) -> list[Finding]:
             out.append(ctx.finding(
                 RST_UNREAD, s, f"{who} {me} reset the connection "
                 f"{ctx.ms(ctx.ts[rst] - ctx.ts[unread[-1]])} ms after {other}'s last {nbytes} "
-                f"bytes, which it never answered", [*unread[-3:].tolist(), rst],
+                f"bytes arrived, without answering them: it closed with data unread",
+                [*unread[-3:].tolist(), rst],
                 responsible=who, confidence=0.85, metrics=common | {"unread_bytes": nbytes}))
             continue
         sent = int(cols.plen[my_data].sum())

@@ -417,7 +417,9 @@ def _timeouts(lookups: list[_Lookup], capture_end: int) -> list[Finding]:
         lost = sum(i[2] for i in g.items)
         n = len(g.items)
         summary = (f"{safe(first.name)} {first.type_text}: no answer from {server} after "
-                   f"{tries} tr{'ies' if tries != 1 else 'y'}, {lost / 1e9:.1f} s lost")
+                   f"{tries} tr{'ies' if tries != 1 else 'y'}, " +
+                   (f"{lost / 1e9:.1f} s lost" if lost >= 50_000_000 else
+                    "and the client went on without waiting"))
         if n > 1:
             summary += f" ({n} lookups)"
         out.append(Finding(
