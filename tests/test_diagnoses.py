@@ -110,3 +110,15 @@ def test_specific_causes_are_not_blamed_on_the_network() -> None:
 def test_middlebox_reset_is_told_by_its_ttl() -> None:
     idle = [f for f in _capture("resets.pcap").findings if f.id == "wirelens.rst.idle_timeout"]
     assert idle and "middlebox" in idle[0].summary and "TTL 64" in idle[0].summary
+
+
+@pytest.mark.parametrize("frames,reported", [(11, False), (13, True)])
+def test_unanswered_syn_at_the_end_of_a_capture(tmp_path: Path, frames: int,
+                                                 reported: bool) -> None:
+    """A lone SYN the capture ends on may yet be answered; retried SYNs already cost time."""
+    from analyzer.cli import main
+    cut = tmp_path / "cut.pcap"
+    assert main(["read", "-r", str(SAMPLES / "syn_dropped.pcap"), "-c", str(frames),
+                 "-w", str(cut)]) == 0
+    ids = [f.id for f in first_pass(cut).findings]
+    assert ("wirelens.conn.syn_timeout" in ids) == reported
