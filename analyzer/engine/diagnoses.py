@@ -24,7 +24,7 @@ from dissectors.fields import Severity
 from . import tcp_analysis as ta
 from .findings import Finding, kind
 from .firstpass import Capture
-from .summary import ACK, IPPROTO_ICMP, IPPROTO_ICMPV6, SYN, TRANSPORT
+from .summary import ACK, FIN, IPPROTO_ICMP, IPPROTO_ICMPV6, RST, SYN, TRANSPORT
 from .tcp_flows import StreamTable, zero_window_stalls
 
 _E, _W, _N = Severity.ERROR, Severity.WARN, Severity.NOTE
@@ -681,46 +681,53 @@ def _window_limited(ctx: _Ctx) -> list[Finding]:
 
 # -- application timing -----------------------------------------------------------------------
 def _nagle(ctx: _Ctx) -> list[Finding]:
-    """Small write, delayed ACK of it, next small write right after that ACK: repeatedly."""
+    """Small write A, the peer's pure ACK of exactly A coming late (delayed ACK), and the
+    next small write B right after that ACK: repeatedly in one direction. Vectorized over
+    every connection: consecutive data segments of one sender are the (A, B) pairs, and a
+    pure ACK is matched to A by its acknowledgement number."""
     f, cols, out = ctx.flows, ctx.cap.cols, []
-    for s in np.flatnonzero(f.present & (f.data_segs.min(1) > 2)).tolist():
-        for side in (0, 1):
-            rows = _side_rows(ctx, s, side)
-            data = rows[cols.plen[rows] > 0]
-            if len(data) < NAGLE_ROUNDS * 2:
-                continue
-            small = int(cols.plen[data].max())
-            peer = _side_rows(ctx, s, 1 - side)
-            acks = peer[(cols.plen[peer] == 0) & ((cols.tcp_flags[peer] & ACK) != 0)]
-            # the first pure ACK from the peer that covers exactly each data segment
-            ends = (cols.seq[data].astype(np.int64) + cols.plen[data]) & 0xFFFFFFFF
-            ack_of = {}
-            for p, a in zip(acks.tolist(), cols.ack[acks].tolist()):
-                ack_of.setdefault(a, p)
-            frame_row = {int(r) + 1: ack_of[e] for r, e in zip(data.tolist(), ends.tolist())
-                         if e in ack_of}
-            rtt = int(f.irtt_ns[s])
-            stalls, frames = [], []
-            for a, b in zip(data[:-1].tolist(), data[1:].tolist()):
-                p = frame_row.get(a + 1)
-                if p is None or not a < p < b:
-                    continue
-                delayed = ctx.ts[p] - ctx.ts[a]
-                follow = ctx.ts[b] - ctx.ts[p]
-                if delayed >= NAGLE_MIN_NS and follow <= 2 * MS + 1.5 * rtt and \
-                        cols.plen[a] < 536 and cols.plen[b] < 536:
-                    stalls.append(int(ctx.ts[b] - ctx.ts[a]))
-                    frames += [a, p, b]
-            if len(stalls) < NAGLE_ROUNDS or small >= 1400 and len(stalls) < 0.2 * len(data):
-                continue
-            med = float(np.median(stalls))
-            who = ctx.who(s, side)
-            out.append(ctx.finding(
-                NAGLE, s, f"{len(stalls)} times {who} held a small write until the previous one "
-                f"was ACKed late: {ctx.ms(med)} ms lost each time (median)", frames[:30],
-                responsible=who, confidence=0.85,
-                metrics={"stalls": len(stalls), "median_stall_ms": ctx.ms(med),
-                         "stall_ms": [ctx.ms(x) for x in stalls[:20]], "sender": who}))
+    rows = f.order
+    st = cols.stream[rows].astype(np.int64)
+    side = (ctx.cap.tcp.direction[rows] != f.client_dir[st]).astype(np.int64)
+    data = cols.plen[rows] > 0
+    pure = ~data & ((cols.tcp_flags[rows] & (ACK | SYN | FIN | RST)) == ACK)
+    # first pure ACK per (stream, acknowledging side, ack number)
+    akey = (st[pure] << 34) | (side[pure] << 33) | cols.ack[rows[pure]].astype(np.int64)
+    ukey, first = np.unique(akey, return_index=True)
+    ack_row = rows[pure][first]
+    # data segments of each sender in order: A then B
+    d_rows, d_st, d_side = rows[data], st[data], side[data]
+    o = np.lexsort((d_rows, d_side, d_st))
+    d_rows, d_st, d_side = d_rows[o], d_st[o], d_side[o]
+    a, b = d_rows[:-1], d_rows[1:]
+    same = (d_st[:-1] == d_st[1:]) & (d_side[:-1] == d_side[1:])
+    ends = (cols.seq[a].astype(np.int64) + cols.plen[a]) & 0xFFFFFFFF
+    want = (d_st[:-1] << 34) | ((1 - d_side[:-1]) << 33) | ends
+    at = np.minimum(np.searchsorted(ukey, want), max(len(ukey) - 1, 0))
+    found = same & (len(ukey) > 0) & (ukey[at] == want) if len(ukey) else np.zeros(len(a), bool)
+    p = np.where(found, ack_row[at] if len(ukey) else 0, -1)
+    rtt = f.irtt_ns[d_st[:-1]]
+    hit = found & (a < p) & (p < b) & (cols.plen[a] < 536) & (cols.plen[b] < 536)
+    hit &= (ctx.ts[np.maximum(p, 0)] - ctx.ts[a] >= NAGLE_MIN_NS)
+    hit &= (ctx.ts[b] - ctx.ts[np.maximum(p, 0)] <= 2 * MS + 1.5 * rtt)
+    idx = np.flatnonzero(hit)
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, s_, k in zip(idx.tolist(), d_st[:-1][idx].tolist(), d_side[:-1][idx].tolist()):
+        groups[(s_, k)].append(i)
+    for (s, k), items in sorted(groups.items()):
+        segs = int(f.data_segs[s, k])
+        if len(items) < NAGLE_ROUNDS or len(items) < 0.2 * segs and segs > 50:
+            continue
+        stalls = [int(ctx.ts[b[i]] - ctx.ts[a[i]]) for i in items]
+        frames = [int(x) for i in items[:10] for x in (a[i], p[i], b[i])]
+        med = float(np.median(stalls))
+        who = ctx.who(s, k)
+        out.append(ctx.finding(
+            NAGLE, s, f"{len(stalls)} times {who} held a small write until the previous one "
+            f"was ACKed late: {ctx.ms(med)} ms lost each time (median)", frames,
+            responsible=who, confidence=0.85,
+            metrics={"stalls": len(stalls), "median_stall_ms": ctx.ms(med),
+                     "stall_ms": [ctx.ms(x) for x in stalls[:20]], "sender": who}))
     return out
 
 
