@@ -607,7 +607,10 @@ def _mtu_blackholes(ctx: _Ctx) -> list[Finding]:
             big = int(cols.plen[data].max())
             full = data[cols.plen[data] == big]
             rtx = full[(tcp.bits[full] & ta.RETRANSMISSION) != 0]
-            if len(rtx) < 3:
+            # resent at least three times with the timeout backing off past a second, and
+            # the originals seen: not a connection the capture caught the end of
+            if len(rtx) < 3 or len(full) == len(rtx) or \
+                    ctx.ts[rtx[-1]] - ctx.ts[full[0]] < SEC:
                 continue
             first = int(full[0])
             seq0 = int(cols.seq[first])
