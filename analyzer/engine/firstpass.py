@@ -367,21 +367,23 @@ def replay(index: FrameSource, cols: SummaryColumns, tcp: TcpColumns,
 _FEED = ("frame", "ts", "stream", "direction", "flags", "seq", "ack", "window", "win_scale",
          "len")
 PARALLEL_MIN = 200_000   # segments below which a second process is not worth its start
+PARENT_SHARE = 0.4       # of the segments, when this process also runs the other analyses
 
 
-def _split(pairs: np.ndarray, parts: int) -> list[np.ndarray]:
-    """Positions split into `parts` groups of about equal size, whole address/port pairs
-    per group (largest pairs first, each to the lightest group)."""
+def _split(pairs: np.ndarray, shares: tuple[float, ...]) -> list[np.ndarray]:
+    """Positions split into groups of about the given shares of the segments, whole
+    address/port pairs per group (largest pairs first, each to the group furthest below
+    its share)."""
     key = pairs[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ pairs[:, 1]
     uniq, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
     group = np.zeros(len(uniq), np.int64)
-    load = [0] * parts
+    load = [0.0] * len(shares)
     for u in np.argsort(-counts, kind="stable").tolist():
-        g = load.index(min(load))
+        g = min(range(len(shares)), key=lambda k: load[k] / shares[k])
         group[u] = g
         load[g] += int(counts[u])
     which = group[inv.reshape(-1)]
-    return [np.flatnonzero(which == g) for g in range(parts)]
+    return [np.flatnonzero(which == g) for g in range(len(shares))]
 
 
 def _in_child(fn: Callable[[], _Part]) -> Callable[[], _Part] | None:
@@ -430,7 +432,8 @@ def _in_child(fn: Callable[[], _Part]) -> Callable[[], _Part] | None:
 def analyze_tcp(index: FrameSource, cols: SummaryColumns,
                 cancel: threading.Event | None = None,
                 progress: Callable[[float], None] | None = None,
-                workers: int | None = None) -> TcpColumns:
+                workers: int | None = None,
+                alongside: Callable[[], None] | None = None) -> TcpColumns:
     """Run TcpAnalyzer over every analyzable segment in frame order; per-frame columns.
 
     Only the flags are computed here (TcpAnalyzer without values: a connection's numbers
@@ -452,7 +455,9 @@ def analyze_tcp(index: FrameSource, cols: SummaryColumns,
                  "win_scale": win_scale, "len": cols.plen[rows]}
     if workers is None:
         workers = 2 if len(rows) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1 else 1
-    groups = _split(pairs, 2) if workers > 1 else [np.arange(len(rows))]
+    # With other work to do meanwhile (`alongside`), this process takes the smaller share.
+    shares = (PARENT_SHARE, 1 - PARENT_SHARE) if alongside is not None else (0.5, 0.5)
+    groups = _split(pairs, shares) if workers > 1 else [np.arange(len(rows))]
     child = None
     if len(groups) > 1:
         g1 = groups[1]
@@ -461,6 +466,8 @@ def analyze_tcp(index: FrameSource, cols: SummaryColumns,
             groups = [np.arange(len(rows))]
     try:
         parts = [_flags(feed_cols, convs, groups[0], cancel, progress)]
+        if alongside is not None:
+            alongside()
     except BaseException:
         if child is not None:
             child.kill()  # type: ignore[attr-defined]
@@ -502,6 +509,14 @@ def register_analyzers() -> None:
     from . import diagnoses, dns, tls  # noqa: F401
 
 
+@dataclass
+class _Cols:
+    """The part of the store the DNS and TLS analyses read (index and summary columns)."""
+
+    index: FrameSource
+    cols: SummaryColumns
+
+
 def _explained(tcp_findings: list, tls_findings: list) -> list:
     """Drop the RST diagnoses of connections whose TLS handshake failed: the TLS finding
     (an alert, a rejected certificate) says why the connection was reset, and by whom."""
@@ -531,20 +546,28 @@ def first_pass(source: str | Path | FrameSource, *, cancel: threading.Event | No
         index, path = source, getattr(source, "path", "")
     report("summary", 0.0)
     cols = summarize(index, CaptureState())
-    report("tcp", 0.0)
-    tcp = analyze_tcp(index, cols, cancel, lambda f: report("tcp", f))
-    cap = Capture(path, index, cols, tcp)
     register_analyzers()
     from . import conversations, diagnoses, dns, findings, tcp_flows, tls
-    report("conversations", 0.0)
-    cap.conversations = conversations.conversations(index, cols)
-    cap.flows = tcp_flows.build(cap)
+    done: dict[str, Any] = {}
+
+    def others() -> None:
+        """What needs no TCP flags, run while a second process analyzes TCP."""
+        report("conversations", 0.0)
+        done["conv"] = conversations.conversations(index, cols)
+        report("dns", 0.0)
+        done["dns"] = dns.analyze_dns(_Cols(index, cols))
+        report("tls", 0.0)
+        done["tls"] = tls.analyze_tls(_Cols(index, cols), keylog)
+
+    report("tcp", 0.0)
+    tcp = analyze_tcp(index, cols, cancel, lambda f: report("tcp", f), alongside=others)
+    if not done:
+        others()
+    cap = Capture(path, index, cols, tcp, conversations=done["conv"], dns=done["dns"],
+                  tls=done["tls"])
     report("findings", 0.0)
+    cap.flows = tcp_flows.build(cap)
     found = diagnoses.diagnose(cap, cap.flows)
-    report("dns", 0.0)
-    cap.dns = dns.analyze_dns(cap)
-    report("tls", 0.0)
-    cap.tls = tls.analyze_tls(cap, keylog)
     found = _explained(found, cap.tls.findings) + cap.dns.findings + cap.tls.findings
     cap.findings = findings.ordered(found)
     report("done", 1.0)
