@@ -119,9 +119,12 @@ class Value:
 
 
 class FieldRef(Value):
-    def __init__(self, spec: FieldSpec) -> None:
+    """A registered field; `source` is the tree field it is read from when that differs
+    (a pseudo-field such as `_ws.expert`)."""
+
+    def __init__(self, spec: FieldSpec, source: str | None = None) -> None:
         self.spec = spec
-        self.abbrev = spec.abbrev
+        self.abbrev = source or spec.abbrev
         self.family = FAMILY[spec.ftype]
 
     def values(self, ctx: Ctx) -> list[Any]:
@@ -468,6 +471,9 @@ class Compiler:
                        'or a comparison', node)
 
     def field(self, node: P.Word) -> FieldRef:
+        pseudo = PSEUDO_FIELDS.get(node.text)
+        if pseudo is not None:
+            return FieldRef(pseudo[0], pseudo[1])
         spec = REGISTRY.get(node.text)
         if spec is None:
             raise self.err(_suggest(node.text), node)
@@ -477,7 +483,7 @@ class Compiler:
         if isinstance(node, P.Group):
             return self.is_literal(node.a)
         if isinstance(node, P.Word):
-            return node.text not in REGISTRY
+            return node.text not in REGISTRY and node.text not in PSEUDO_FIELDS
         if isinstance(node, P.Neg):
             return self.is_literal(node.a)
         return isinstance(node, (P.Str, P.Char))
@@ -686,6 +692,10 @@ class Compiler:
         return Func(name, arg, lambda vs: _to_str(vs, spec, fam), L.STR)
 
 
+# Wireshark names the tree has no item of its own for: (spec, the item to read instead).
+# Every expert item carries one `_ws.expert.message`, so it stands for the expert item.
+PSEUDO_FIELDS = {"_ws.expert": (FieldSpec("_ws.expert", "Expert Info", FT.PROTOCOL),
+                                "_ws.expert.message")}
 _FUNCS = ("len", "count", "lower", "upper", "string")
 _RANGE = re.compile(r"^\s*(-?\d+)?\s*(?:(:)\s*(\d+)?|(-)\s*(-?\d+))?\s*$")
 

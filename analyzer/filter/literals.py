@@ -143,6 +143,13 @@ def to_bytes(text: str) -> bytes:
             return bytes.fromhex("".join(parts))
     elif _is_hex(text) and (len(text) <= 2 or len(text) % 2 == 0):
         return bytes.fromhex(text.zfill(2) if len(text) <= 2 else text)
+    else:
+        try:
+            v = parse_int(text)     # one byte as a number: 0xff, 0377
+        except ValueError:
+            v = -1
+        if 0 <= v <= 255:
+            return bytes([v])
     raise ValueError(f'"{text}" is not a valid byte string')
 
 
