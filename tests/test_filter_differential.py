@@ -115,3 +115,35 @@ def test_columns_give_tree_answers(expr, tree_sets, store):
     sel = compile_filter(expr).select(store)
     got = set((np.flatnonzero(sel) + 1).tolist())
     assert got == tree_sets[expr]
+
+
+# Captures whose rows the summary's fast path leaves to the dissectors in many ways: tunnels,
+# fragments, pcapng sections and interfaces, cut frames, IPv6 extension headers, IP options.
+MORE_CAPTURES = ["zeek_ipv4-fragments-udp.pcap", "arkime_ipv4-fragmented-tcp-socks5-http.pcap",
+                 "tcpdump_pptp-bigendian.pcap", "gopacket_pcapng-le-test202-multisection.pcapng",
+                 "zeek_tcp-header-truncated-snaplen.pcap", "libpcap_ipv6-all-extension-headers-udp.pcap",
+                 "tcpdump_ipv4-timestamp-option-malformed.pcap", "arkime_vlan-qinq-8100-http.pcap",
+                 "zeek_udp-length-exceeds-capture.pcap", "arkime_dns-over-tcp.pcap",
+                 "suricata_tcp-window-full-smtp-icmp-fragneeded.pcap", "zeek_trunc-ethernet-header.pcap"]
+COLUMN_EXPRS = ["tcp", "udp", "ip", "ipv6", "icmp", "tcp.port == 80", "tcp.port != 80",
+                "udp.port == 53", "ip.addr == 10.0.0.0/8", "ipv6.addr == fe80::/10",
+                "ip.flags.mf == 1", "ip.flags.df", "tcp.len > 0", "tcp.stream == 0",
+                "udp.stream == 1", "tcp.analysis.flags", "count(ip.addr) == 2",
+                "frame.len > 1000", "frame.time_relative > 1", "tcp.flags & 0x02",
+                "ip.ttl in {1..64}", "tcp.hdr_len > 20", "ip.opt.type", "icmp.type == 3",
+                "ipv6.hlim == 64", "tcp.window_size_value < 1000", "ip.src == ip.dst"]
+
+
+@pytest.mark.parametrize("name", MORE_CAPTURES)
+def test_columns_equal_tree_on_more_captures(corpus_dir, name):
+    path = corpus_dir / "pcaps" / name
+    if not path.is_file():
+        pytest.skip(f"{name} not in the corpus")
+    tree = single_pass(path, COLUMN_EXPRS)
+    store = ReferenceStore(str(path))
+    try:
+        for expr in COLUMN_EXPRS:
+            got = set((np.flatnonzero(compile_filter(expr).select(store)) + 1).tolist())
+            assert got == tree[expr], expr
+    finally:
+        store.close()
