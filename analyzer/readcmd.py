@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from dissectors import CaptureState, dissect_frame
 from dissectors.frame import COLUMNS
@@ -16,6 +17,9 @@ from .capture import CaptureError, open_capture, open_writer
 from .engine.annotate import SequenceAnnotator
 from .output import (FieldsFormat, UsageError, check_fields, fields_line, hex_text,
                      json_packet, tree_text)
+
+if TYPE_CHECKING:
+    from .filter import DisplayFilter
 
 # Fields whose values come from the packet context, so no tree is needed to print them.
 _NO_TREE_FIELDS = {spec.abbrev for spec in COLUMNS.values()}
@@ -76,7 +80,7 @@ def run_read(args: argparse.Namespace) -> int:
     return 0
 
 
-def _display_filter(args: argparse.Namespace):
+def _display_filter(args: argparse.Namespace) -> DisplayFilter | None:
     """The compiled -Y filter; a bad one is the usual one-line error plus the filter text
     and a caret under the problem, exit status 2."""
     if not getattr(args, "display_filter", None):
@@ -115,7 +119,8 @@ def _fields_from_columns(args: argparse.Namespace, fmt: FieldsFormat) -> int | N
     return 0
 
 
-def _loop(args, reader, writer, fmt: FieldsFormat, out, display=None) -> int:
+def _loop(args, reader, writer, fmt: FieldsFormat, out,
+          display: DisplayFilter | None = None) -> int:
     """tshark's single pass: each frame dissected in order; with -Y the filter sees the
     tcp.analysis items computed so far, and frames it rejects are neither printed nor
     written (but still count for -c, which counts frames read, as tshark's)."""

@@ -7,7 +7,8 @@ the columns answer what they can, only the remaining frames are dissected).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .compiler import Ctx, Test, compile_ast
 from .errors import FilterCancelled, FilterError
@@ -102,4 +103,4 @@ def compile_filter(text: str) -> DisplayFilter:
         raise FilterError("filter nested too deeply", text, 0, len(text)) from None
 
 
-__all__ = ["compile_filter", "DisplayFilter", "FilterError", "FilterCancelled", "FrameStore"]
+__all__ = ["DisplayFilter", "FilterCancelled", "FilterError", "FrameStore", "compile_filter"]

@@ -14,11 +14,13 @@ engineers extend that table as protocols arrive; a prefix not in it can occur an
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from dissectors.fields import EXPERTS
+
 from ..engine import summary as S
 from ..engine.tcp_analysis import FLAG_FIELDS
 from . import compiler as C
@@ -262,7 +264,7 @@ def occurrences(e: Env, v: C.Value) -> tuple[Occ, bool] | None:
         entry = column_field(v.abbrev)
         if entry is None:
             return None
-        fam, get, scope = entry
+        _family, get, scope = entry
         return e.once("occ:" + v.abbrev, lambda: get(e)), scope == ALL
     if isinstance(v, C.Const):
         val = v.value
@@ -385,7 +387,8 @@ def leaf(e: Env, t: C.Test) -> tuple[np.ndarray, bool] | None:
         return miss, scope          # any_ne
     if isinstance(t, C.InSet):
         a = occurrences(e, t.a)
-        if a is None or t.a.family not in (L.INT, L.BOOL, L.RELTIME, L.ABSTIME, L.IPV4):
+        if a is None or not t.literal or \
+                t.a.family not in (L.INT, L.BOOL, L.RELTIME, L.ABSTIME, L.IPV4):
             return None
         r = np.zeros(n, bool)
         for x, p in a[0]:

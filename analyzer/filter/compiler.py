@@ -12,11 +12,13 @@ The same compiled objects are read by `columns.py` to evaluate over the summary 
 """
 from __future__ import annotations
 
+import ipaddress
 import operator
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable
+from typing import Any
 
-from dissectors.fields import FT, REGISTRY, FieldSpec, fields_value
+from dissectors.fields import FT, REGISTRY, FieldSpec
 from dissectors.tree import Node
 
 from . import literals as L
@@ -42,7 +44,7 @@ class Ctx:
     """One dissected frame as the compiled filter sees it: the nodes of the fields it names,
     collected in one walk; `findings` answers `wirelens.*` from the store (select())."""
 
-    __slots__ = ("root", "pkt", "data", "wanted", "nodes", "findings")
+    __slots__ = ("data", "findings", "nodes", "pkt", "root", "wanted")
 
     def __init__(self, root: Node | None, pkt: Any, data: bytes | None,
                  wanted: frozenset[str], findings: Callable[[str], bool] | None = None) -> None:
@@ -84,11 +86,11 @@ def _node_value(family: str, n: Node, ctx: Ctx) -> Any:
     if family == L.BOOL:
         return 1 if v else 0
     if family == L.RELTIME:
-        return v if isinstance(v, int) else int(round(float(v or 0) * 1e9))
+        return v if isinstance(v, int) else round(float(v or 0) * 1e9)
     if family == L.ABSTIME:
         if isinstance(v, tuple):
             return v[0] * 1_000_000_000 + v[1]
-        return int(round(float(v or 0) * 1e9))
+        return round(float(v or 0) * 1e9)
     if family == L.STR:
         return str(v) if v is not None else ""
     if family == L.PROTO:
@@ -365,14 +367,23 @@ class Matches(Test):
         return self.a.fields()
 
 
+IS_FIELD = object()   # marks a set member that is a field (its values are members)
+
+
 class InSet(Test):
     def __init__(self, a: Value, items: list[tuple[Any, Any]]) -> None:
         self.a = a
-        self.items = items   # (value, None) or (lo, hi)
+        self.items = items   # (value, None), (lo, hi) or (Value, IS_FIELD)
+        self.literal = all(hi is not IS_FIELD for _lo, hi in items)
 
     def test(self, ctx: Ctx) -> bool:
+        items = self.items
+        if not self.literal:
+            items = [(v, None) for lo, hi in items
+                     for v in (lo.values(ctx) if hi is IS_FIELD else [lo])] + \
+                [(lo, hi) for lo, hi in items if hi is not None and hi is not IS_FIELD]
         for x in self.a.values(ctx):
-            for lo, hi in self.items:
+            for lo, hi in items:
                 if hi is None:
                     if _eq(x, lo):
                         return True
@@ -381,7 +392,11 @@ class InSet(Test):
         return False
 
     def fields(self) -> set[str]:
-        return self.a.fields()
+        out = self.a.fields()
+        for lo, hi in self.items:
+            if hi is IS_FIELD:
+                out |= lo.fields()
+        return out
 
 
 class And(Test):
@@ -429,15 +444,18 @@ def _suggest(name: str) -> str:
     return f"unknown field '{name}'"
 
 
-def _to_str(values: list[Any], spec: FieldSpec | None, family: str) -> list[Any]:
-    if spec is not None and family not in (L.PROTO, L.NONE):
-        out = []
-        for v in values:
-            if family == L.ABSTIME:
-                v = (v // 1_000_000_000, v % 1_000_000_000)
-            out.append(fields_value(spec, v))
-        return out
-    return [v.hex(":") if isinstance(v, bytes) else str(v) for v in values]
+_STRINGABLE = frozenset({L.INT, L.STR, L.ETHER, L.IPV4, L.IPV6})
+
+
+def _as_text(v: Any) -> str:
+    """string(): integers in decimal, addresses in their usual notation (Wireshark 4.0)."""
+    if isinstance(v, bytes):
+        if len(v) == 4:
+            return ".".join(str(b) for b in v)
+        if len(v) == 16:
+            return str(ipaddress.IPv6Address(v))
+        return v.hex(":")
+    return str(v)
 
 
 class Compiler:
@@ -526,11 +544,18 @@ class Compiler:
         if left.family in (L.NONE, L.PROTO):
             raise self.err(f"{self.text[node.a.pos:node.a.end]} cannot be tested with 'in'",
                            node.a)
-        items = []
+        items: list[tuple[Any, Any]] = []
         for it in node.items:
+            if not self.is_literal(it.lo) and it.hi is None:
+                member = self.value(it.lo)
+                if not _compatible(left.family, member.family):
+                    raise self.err(f"{self.text[it.lo.pos:it.lo.end]} is not of a type "
+                                   "compatible with the tested value", it.lo)
+                items.append((member, IS_FIELD))
+                continue
             if not self.is_literal(it.lo) or (it.hi is not None and not self.is_literal(it.hi)):
                 bad = it.lo if not self.is_literal(it.lo) else it.hi
-                raise self.err("set members must be values", bad)  # type: ignore[arg-type]
+                raise self.err("range bounds must be values", bad)  # type: ignore[arg-type]
             lo = self.literal(it.lo, left)
             hi = self.literal(it.hi, left) if it.hi is not None else None
             if hi is not None and left.family not in (L.INT, L.FLOAT, L.RELTIME, L.ABSTIME,
@@ -594,24 +619,20 @@ class Compiler:
                 raise self.err("unary minus needs a number", node)
             return NegOf(v)
         assert isinstance(node, P.Arith)
-        if self.is_literal(node.a) and self.is_literal(node.b):
+        a_lit, b_lit = self.is_literal(node.a), self.is_literal(node.b)
+        if a_lit and b_lit:
             raise self.err("constant expression: needs a field", node)
-        a = self.operand(node.a, None)
-        b = self.operand(node.b, a)
-        if self.is_literal(node.a):
-            a = self.operand(node.a, b)
+        if a_lit:
+            b = self.value(node.b)
+            a: Value = Const(self.literal(node.a, b), L.INT)
+        else:
+            a = self.value(node.a)
+            b = Const(self.literal(node.b, a), L.INT) if b_lit else self.value(node.b)
         for side, v in ((node.a, a), (node.b, b)):
             if v.family not in (L.INT, L.BOOL):
                 raise self.err(f"{self.text[side.pos:side.end]} is "
                                f"{_TYPE_NAMES[v.family]}: arithmetic needs integers", side)
         return ArithOf(node.op, a, b)
-
-    def operand(self, node: P.Ast, other: Value | None) -> Value:
-        if self.is_literal(node):
-            if other is None:
-                return Const(0, L.INT)    # placeholder: converted once the other side is known
-            return Const(self.literal(node, other), L.INT)
-        return self.value(node)
 
     def literal(self, node: P.Ast, like: Value) -> Any:
         fam = like.family if like.family != L.BOOL or like.spec is not None else L.INT
@@ -664,7 +685,7 @@ class Compiler:
         if len(node.args) != 1:
             raise self.err(f"{name}() takes one argument", node)
         arg_node = node.args[0]
-        if name in ("len", "count") and not isinstance(arg_node, (P.Word, P.Group)):
+        if not isinstance(arg_node, P.Word):
             raise self.err(f"Only fields can be used as parameter for {name}()", arg_node)
         if self.is_literal(arg_node):
             bad = arg_node
@@ -686,10 +707,10 @@ class Compiler:
                 raise self.err(f"{name}() needs a string field", arg_node)
             fn = str.lower if name == "lower" else str.upper
             return Func(name, arg, lambda vs: [fn(v) for v in vs], L.STR)
-        if arg.family in (L.NONE,):
-            raise self.err("string() needs a field with a value", arg_node)
-        spec, fam = arg.spec if isinstance(arg, FieldRef) else None, arg.family
-        return Func(name, arg, lambda vs: _to_str(vs, spec, fam), L.STR)
+        if arg.family not in _STRINGABLE:
+            raise self.err(f'String conversion for field "{self.text[arg_node.pos:arg_node.end]}"'
+                           " is not supported", arg_node)
+        return Func(name, arg, lambda vs: [_as_text(v) for v in vs], L.STR)
 
 
 # Wireshark names the tree has no item of its own for: (spec, the item to read instead).
@@ -732,9 +753,3 @@ def _compatible(a: str, b: str) -> bool:
 def compile_ast(text: str, ast: P.Ast) -> Test:
     return Compiler(text).test(ast)
 
-
-def all_fields(tests: Iterable[Test]) -> set[str]:
-    out: set[str] = set()
-    for t in tests:
-        out |= t.fields()
-    return out

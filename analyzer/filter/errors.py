@@ -26,4 +26,4 @@ class FilterCancelled(Exception):
     """select() was cancelled by its caller (the TUI's filter worker)."""
 
 
-__all__ = ["FilterError", "FilterCancelled"]
+__all__ = ["FilterCancelled", "FilterError"]

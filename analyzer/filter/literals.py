@@ -10,9 +10,10 @@ import calendar
 import ipaddress
 import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Mapping
+from typing import Any
 
 # Value families: how values of a field type are held and compared.
 INT, BOOL, FLOAT, RELTIME, ABSTIME, STR, BYTES, ETHER, IPV4, IPV6, PROTO, NONE = (
@@ -50,9 +51,9 @@ def parse_int(text: str) -> int:
     low = body.lower()
     try:
         if low.startswith("0x"):
-            return sign * int(low[2:], 16)
+            return sign * int(low, 0)
         if low.startswith("0b"):
-            return sign * int(low[2:], 2)
+            return sign * int(low, 0)
         if len(low) > 1 and low.startswith("0"):
             return sign * int(low[1:], 8)
         if low.isdigit():
@@ -97,7 +98,9 @@ def to_float(text: str) -> float:
 
 
 def to_reltime(text: str) -> int:
-    """Seconds (with a fraction) as integer nanoseconds, exactly."""
+    """Seconds (with a fraction) as integer nanoseconds, exactly; no exponent (as tshark)."""
+    if "e" in text.lower():
+        raise ValueError(f'"{text}" is not a valid time')
     try:
         d = Decimal(text)
     except InvalidOperation:
