@@ -143,6 +143,27 @@ def test_prefilter_dissects_only_where_the_field_can_be(store, expr, allowed):
     assert store.dissected - before == expected < len(store)
 
 
+def test_store_may_narrow_the_prefilter(store):
+    """A store's possible_rows(prefix) is asked before the table: only its rows (and the
+    rows the columns cannot vouch for) are dissected, and the answer does not change."""
+    from analyzer.filter import columns as C
+    env = C.Env(store)
+    icmp_rows = np.flatnonzero(C.POSSIBLE["icmp"](env) & env.auth)
+    keep = np.zeros(len(store), bool)
+    keep[icmp_rows[::2]] = True
+    flt = compile_filter("icmp.ident >= 0")
+    want = flt.select(store)
+    store.possible_rows = lambda prefix: keep | (want & env.auth) if prefix == "icmp" else None
+    try:
+        before = store.dissected
+        got = flt.select(store)
+        assert store.dissected - before == np.count_nonzero((keep | want) & env.auth) + \
+            np.count_nonzero(~env.auth)
+    finally:
+        del store.possible_rows
+    assert (got == want).all()
+
+
 def test_progress_and_cancel(store):
     seen: list[tuple[int, int]] = []
     compile_filter("frame contains \"GET\"").select(store, progress=lambda d, t: seen.append((d, t)))

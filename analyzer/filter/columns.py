@@ -11,6 +11,8 @@ A test on fields only a full dissection has is still surely false on an authorit
 where the field's protocol cannot occur: `POSSIBLE` maps a field-name prefix to the rows it
 can occur on (`dns.*` only on port 53/5353/5355, `tls.*` only on TCP with payload). Other
 engineers extend that table as protocols arrive; a prefix not in it can occur anywhere.
+A store that knows more (the first pass's TLS analyzer knows which rows carry handshake
+records) may offer `possible_rows(prefix) -> bool mask or None`, asked first at each level.
 """
 from __future__ import annotations
 
@@ -247,7 +249,11 @@ def possible(e: Env, abbrev: str) -> np.ndarray:
                 m |= present
             return m
         name = abbrev
+        hook = getattr(e.store, "possible_rows", None)
         while True:
+            known = hook(name) if hook is not None else None
+            if known is not None:
+                return np.asarray(known, bool)
             fn = POSSIBLE.get(name)
             if fn is not None:
                 return np.asarray(fn(e), bool)
