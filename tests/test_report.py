@@ -96,3 +96,18 @@ def test_read_two_pass_needs_a_file() -> None:
     data = (SAMPLES / "refused.pcap").read_bytes()
     r = _read("-r", "-", "-2", stdin=data)
     assert r.returncode == 2 and b"-2 needs a file" in r.stderr
+
+
+def test_report_filter_keeps_what_matches() -> None:
+    """-Y keeps the findings and conversations with a matching frame; a bad one exits 2."""
+    doc = json.loads(_run(str(SAMPLES / "demo.pcapng"), "--json", "-Y", "tcp.port == 8081").stdout)
+    assert [f["id"] for f in doc["findings"]] == ["wirelens.conn.refused"]
+    assert [c["server"] for c in doc["conversations"]] == ["10.77.2.2:8081"]
+    bad = _run(str(SAMPLES / "demo.pcapng"), "-Y", "tcp.port ==")
+    assert bad.returncode == 2 and bad.stderr.splitlines()[-1].strip() == "^"
+
+
+def test_read_two_pass_filters_on_findings() -> None:
+    r = _read("-r", str(SAMPLES / "resets.pcap"), "-2", "-Y", "wirelens.rst.idle_timeout",
+              "-T", "fields", "-e", "frame.number")
+    assert r.returncode == 0 and r.stdout.decode().split() == ["39", "40"]

@@ -136,6 +136,22 @@ class Capture:
             self._cursor = _Cursor(self.index)
         return self._cursor.dissect(row)
 
+    def possible_rows(self, prefix: str) -> np.ndarray | None:
+        """For display filters: the rows a `tls.*` field can be on, a bool per row (None for
+        other prefixes: the filter's own table decides). That is the payload of connections
+        on TLS ports or that the TLS analysis recognised (its heuristic needs a hello at the
+        start), and every row the dissectors decoded (fragments, tunnels...)."""
+        if prefix != "tls" or self.tls is None:
+            return None
+        from dissectors.tls import PORTS
+        from .summary import SLOW
+        c = self.cols
+        tcp = (c.ip_proto == IPPROTO_TCP) & ((c.flags & TRANSPORT) != 0) & (c.plen > 0)
+        streams = np.asarray(sorted({h.stream for h in self.tls.handshakes}), np.int64)
+        ports = np.asarray(sorted(PORTS), np.uint16)
+        known = np.isin(c.stream, streams) | np.isin(c.sport, ports) | np.isin(c.dport, ports)
+        return (tcp & known) | ((c.flags & SLOW) != 0)
+
     def tcp_values(self, stream: int) -> StreamValues:
         """The analysis numbers of one TCP connection (replayed once, then cached)."""
         got = self._values.get(stream)
