@@ -108,9 +108,6 @@ def _display_filter(args: argparse.Namespace) -> DisplayFilter | None:
     if not getattr(args, "display_filter", None):
         return None
     from .filter import FilterError, compile_filter
-    if "wirelens." in args.display_filter:
-        from .engine.firstpass import register_analyzers
-        register_analyzers()      # the findings' ids are fields once their kinds exist
     try:
         return compile_filter(args.display_filter)
     except FilterError as e:

@@ -82,9 +82,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 def _filtered(cap: Any, text: str) -> tuple[list[Finding], list[int]]:
     """Findings and conversations that have at least one frame the filter matches."""
-    from .engine.firstpass import register_analyzers
     from .filter import FilterError, compile_filter
-    register_analyzers()
     try:
         flt = compile_filter(text)
     except FilterError as e:

@@ -521,8 +521,9 @@ def _columns(n: int, cols: SummaryColumns, rows: np.ndarray, direction: np.ndarr
 
 
 def register_analyzers() -> None:
-    """Import every analyzer, so its finding kinds are registered fields."""
-    from . import diagnoses, dns, tls  # noqa: F401
+    """Import every analyzer, so its generated fields (tcp.analysis.*) and finding kinds
+    (wirelens.*) are registered."""
+    from . import annotate, diagnoses, dns, tls  # noqa: F401
 
 
 @dataclass

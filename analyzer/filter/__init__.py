@@ -96,7 +96,11 @@ def _findings_lookup(store: FrameStore, fields: frozenset[str]
 
 
 def compile_filter(text: str) -> DisplayFilter:
-    """Compile a Wireshark display filter; FilterError says what is wrong and where."""
+    """Compile a Wireshark display filter; FilterError says what is wrong and where.
+    Every analyzer is imported first, so its generated fields (tcp.analysis.*, the
+    wirelens.* findings) are known names."""
+    from ..engine.firstpass import register_analyzers
+    register_analyzers()
     try:
         return DisplayFilter(text, compile_ast(text, parse(text)))
     except RecursionError:
