@@ -111,3 +111,10 @@ def test_read_two_pass_filters_on_findings() -> None:
     r = _read("-r", str(SAMPLES / "resets.pcap"), "-2", "-Y", "wirelens.rst.idle_timeout",
               "-T", "fields", "-e", "frame.number")
     assert r.returncode == 0 and r.stdout.decode().split() == ["39", "40"]
+
+
+def test_report_filter_on_analysis_fields() -> None:
+    """Generated fields are filterable in a fresh process (their modules load on demand)."""
+    doc = json.loads(_run(str(SAMPLES / "demo.pcapng"), "--json", "-Y",
+                          "tcp.analysis.fast_retransmission").stdout)
+    assert {f["id"] for f in doc["findings"]} == {"wirelens.path.loss"}
