@@ -448,6 +448,7 @@ def _start_segment(tree: Tree, pkt: Packet, pos: int, end: int, buf: Buf,
     if not dissected:
         pkt.set_protocol("TCP")
         pkt.set_info(SEGMENT_INFO)
+    pkt.hints["pdu_start"] = (pos, end)    # the caller may show its layer (see tls.py)
     if tree:
         size = end - pos
         _tcp_node(tree).add(SEGMENT_DATA, pos, size, buf.rest(pos)[:size],

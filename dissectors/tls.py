@@ -1152,6 +1152,12 @@ def dissect_tls(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | 
     dissect_pdus(buf, off, end, tree, pkt,
                  pdu_len=ssl2_record_len if conn is not None and conn.ssl2 else record_len,
                  dissect_pdu=dissect_record)
+    start = pkt.hints.pop("pdu_start", None)
+    if start is not None and tree and not any(n.spec is PROTO for n in tree.children or ()):
+        # Wireshark's TLS dissector adds its layer before it asks TCP for more bytes: an
+        # empty "Transport Layer Security" on a frame where a record starts, unless the
+        # frame already shows records.
+        tree.add(PROTO, start[0], start[1] - start[0], None, PROTO.name)
     return None
 
 

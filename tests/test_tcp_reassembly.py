@@ -229,3 +229,19 @@ def test_segment_ending_a_pdu_with_a_hole_is_still_a_segment() -> None:
     assert last.info_text() == "LP 100"
     _, again = c.show(2)
     assert again.info_text() == mid.info_text()
+
+
+def test_tls_layer_on_a_frame_that_starts_a_record(corpus_dir) -> None:
+    """tshark's TLS dissector adds its (empty) layer on the frame where a record begins and
+    asks TCP for more (frame 4: the first half of a split Client Hello); the middle segments
+    of a record show no TLS layer."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    path = corpus_dir / "pcaps" / "arkime_tls-client-hello-split-segments.pcap"
+    out = subprocess.run([sys.executable, "-m", "analyzer.cli", "read", "-r", str(path), "-Y",
+                          "tls", "-T", "fields", "-e", "frame.number"], cwd=root,
+                         capture_output=True, text=True, check=True).stdout.split()
+    # tshark 4.0.17 -Y tls on the same file
+    assert out == "4 5 8 14 17 18 19 20 21 23 25 26 27 30 32".split()
