@@ -41,8 +41,9 @@ STOP_GRACE_S = 5.0
 
 LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL = 1, 113
 ARPHRD_ETHER, ARPHRD_LOOPBACK = 1, 772
-# tcpdump's -y names for the link types the AF_PACKET backend produces.
-DLT_NAMES = {LINKTYPE_ETHERNET: "EN10MB", LINKTYPE_LINUX_SLL: "LINUX_SLL"}
+# tcpdump's -y name of what a BPF program on our socket sees: the Ethernet frame, or for a
+# cooked (SOCK_DGRAM) socket the network-layer packet alone, without the SLL header we add.
+FILTER_DLT = {LINKTYPE_ETHERNET: "EN10MB", LINKTYPE_LINUX_SLL: "RAW"}
 
 # Linux constants the socket module does not export.
 SOL_PACKET, PACKET_STATISTICS = 263, 6
@@ -431,7 +432,9 @@ class TcpdumpCapture(_ToolCapture):
         super().__init__(opts)
 
     def argv(self, opts: LiveOptions) -> list[str]:
-        argv = ["tcpdump", "-i", opts.iface, "-U", "-w", "-", "-n", "--immediate-mode",
+        # Not --immediate-mode: with it libpcap's ring holds only buffer/snaplen frames (8 at
+        # the defaults) and a burst is dropped; without it packets wait up to 1 s in a block.
+        argv = ["tcpdump", "-i", opts.iface, "-U", "-w", "-", "-n",
                 "--time-stamp-precision=nano", "-s", str(opts.snaplen)]
         if os.geteuid() == 0:
             argv += ["-Z", "root"]    # keep the rights to answer our SIGUSR1 stats requests
@@ -460,13 +463,13 @@ def compile_bpf(expr: str, linktype: int, snaplen: int) -> bytes:
         raise CaptureError("a capture filter needs tcpdump to compile it when capturing "
                            "without dumpcap or tcpdump (apt-get install tcpdump), or "
                            "capture without -f")
-    dlt = DLT_NAMES[linktype]
-    run = subprocess.run([tcpdump, "-ddd", "-y", dlt, "-s", str(snaplen), "--", expr],
-                         capture_output=True, text=True, timeout=30)
+    run = subprocess.run([tcpdump, "-ddd", "-y", FILTER_DLT[linktype], "-s", str(snaplen),
+                          "--", expr], capture_output=True, text=True, timeout=30)
     if run.returncode != 0:
-        why = re.search(r"can't parse filter expression:?\s*(.*)", run.stderr)
-        reason = why.group(1).strip() if why else run.stderr.strip().splitlines()[-1:]
-        raise CaptureError(f'bad capture filter "{expr}": {reason or "rejected by tcpdump"}')
+        lines = run.stderr.strip().splitlines()
+        reason = lines[-1].removeprefix("tcpdump: ") if lines else "rejected by tcpdump"
+        reason = reason.removeprefix("can't parse filter expression: ")
+        raise CaptureError(f'bad capture filter "{expr}": {reason}')
     nums = run.stdout.split()
     count = int(nums[0])
     insns = [tuple(int(x) for x in nums[1 + 4 * k:5 + 4 * k]) for k in range(count)]
@@ -478,6 +481,20 @@ def _attach(sock: socket.socket, program: bytes) -> None:
     buf = ctypes.create_string_buffer(program, len(program))
     fprog = struct.pack("HL", len(program) // 8, ctypes.addressof(buf))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+# One-instruction BPF programs: "return 0" drops every packet, "return 2^32-1" keeps all.
+REJECT_ALL = struct.pack("HBBI", 0x06, 0, 0, 0)
+ACCEPT_ALL = struct.pack("HBBI", 0x06, 0, 0, 0xFFFFFFFF)
+
+
+def _drain(sock: socket.socket) -> None:
+    """Discard what was queued before the filter was attached."""
+    while True:
+        try:
+            sock.recv(65536, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
 
 
 def _sll_header(pkttype: int, hatype: int, proto: int, addr: bytes) -> bytes:
@@ -507,14 +524,20 @@ class AfPacketCapture(LiveCapture):
         program = compile_bpf(opts.bpf, self.linktype, opts.snaplen) if opts.bpf else b""
         kind = socket.SOCK_DGRAM if self.cooked else socket.SOCK_RAW
         try:
-            # Protocol 0: nothing is received until bind, so the filter is in place first.
-            sock = socket.socket(socket.AF_PACKET, kind, 0)
+            # A named interface: protocol 0 receives nothing until bind, so the filter is in
+            # place first. `any` cannot be bound by name: it receives at once, so (as
+            # libpcap does) a reject-all filter goes on, the queue is drained, then ours.
+            sock = socket.socket(socket.AF_PACKET, kind,
+                                 socket.htons(ETH_P_ALL) if anyif else 0)
         except PermissionError:
             raise PermissionDenied(permission_message(opts.iface)) from None
         self.sock = sock
         try:
-            if program:
-                _attach(sock, program)
+            if anyif:
+                _attach(sock, REJECT_ALL)
+                _drain(sock)
+            if program or anyif:
+                _attach(sock, program or ACCEPT_ALL)
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             size = (opts.buffer_mib or 4) << 20
             for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
@@ -523,7 +546,8 @@ class AfPacketCapture(LiveCapture):
                     break
                 except OSError:
                     continue
-            sock.bind(("" if anyif else opts.iface, ETH_P_ALL))
+            if not anyif:
+                sock.bind((opts.iface, ETH_P_ALL))
         except OSError as e:
             sock.close()
             if e.errno in (errno.ENODEV, errno.ENXIO):
