@@ -199,6 +199,8 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out, finder=None, batch: int 
         args.format == "fields" and not set(args.fields) <= _NO_TREE_FIELDS)
     summary = args.format == "text" and (writer is None or args.print_summary) and \
         (not args.hex or args.print_summary or args.verbose)
+    if args.format == "text" and not (summary or args.verbose or args.hex):
+        return _copy(args, reader, writer)
     if args.format == "fields" and fmt.header:
         out.write(fmt.separator.join(args.fields) + "\n")
     if args.format == "json":
@@ -266,6 +268,22 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out, finder=None, batch: int 
     out.write("".join(pending))
     if args.format == "json":
         out.write("\n]\n" if n else "]\n")
+    return n
+
+
+def _copy(args, reader, writer) -> int:
+    """-w with nothing to print: frames go to the file undissected (as tshark -w does), so
+    a live capture to disk keeps up with the capture tool."""
+    n = 0
+    count = args.count
+    for f in reader:
+        n += 1
+        try:
+            writer.write(f)
+        except (CaptureError, OSError) as e:
+            raise UsageError(f"cannot write frame {n} to {args.write}: {e}") from None
+        if count is not None and n >= count:
+            break
     return n
 
 

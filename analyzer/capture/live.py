@@ -286,10 +286,18 @@ def _classify(tool: str, opts: LiveOptions, stderr: str, rc: int | None) -> Capt
         why = re.search(r"can't parse filter expression:?\s*([^)\n]*)", stderr)
         reason = why.group(1).strip() if why else "not a valid capture filter"
         return CaptureError(f'bad capture filter "{opts.bpf}": {reason}')
-    lines = [ln.strip() for ln in stderr.splitlines()
-             if ln.strip() and not ln.startswith(("Capturing on", "File:"))]
-    detail = lines[0] if lines else f"exit status {rc}"
-    return CaptureError(f"{tool} could not capture on {opts.iface}: {detail}")
+    return CaptureError(f"{tool} could not capture on {opts.iface}: {_detail(stderr, rc)}")
+
+
+def _detail(stderr: str, rc: int | None) -> str:
+    """The tool's own first error line, or how it ended."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not
+             ln.startswith(("Capturing on", "File:", "tcpdump: listening on"))]
+    if lines:
+        return lines[0]
+    if rc is not None and rc < 0:
+        return f"it was killed by signal {-rc}"
+    return f"it ended with exit status {rc}"
 
 
 class _ToolCapture(LiveCapture):
@@ -347,9 +355,18 @@ class _ToolCapture(LiveCapture):
         """Statistics lines the tool prints; the base tool prints none we use."""
 
     def __iter__(self) -> Iterator[RawFrame]:
-        for frame in self.reader:
-            yield frame
+        yield from self.reader
         self.error = self.reader.error
+        if not self.stopping:
+            # The tool ended by itself (interface gone, tool killed): say why.
+            try:
+                rc = self.proc.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                rc = None
+            self._stderr_done.wait(2)
+            if rc and self.error is None:
+                self.error = f"{self.tool} stopped capturing: " \
+                    f"{_detail(chr(10).join(self.stderr_lines), rc)}"
         self._reap()
 
     def stop(self) -> None:
