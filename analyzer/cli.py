@@ -31,7 +31,7 @@ def _read_parser(sub: argparse._SubParsersAction) -> None:
                    help="capture filter (BPF syntax, as tcpdump), with -i")
     p.add_argument("-a", dest="autostop", action="append", default=[], metavar="COND",
                    help="stop when duration:SECONDS have passed or packets:N were read "
-                        "(with -i, --follow or -r -)")
+                        "(duration with -i or --follow)")
     p.add_argument("-s", dest="snaplen", type=int, default=0, metavar="BYTES",
                    help="capture at most BYTES of each packet (default 262144), with -i")
     p.add_argument("-B", dest="buffer_mib", type=int, default=0, metavar="MiB",

@@ -134,12 +134,12 @@ def _check_source(args: argparse.Namespace) -> bool:
         raise UsageError(str(e)) from None
     if packets is not None:
         args.count = packets if args.count is None else min(args.count, packets)
-    streaming = bool(args.iface or args.follow or args.file == "-")
-    if args.duration and not streaming:
-        raise UsageError("-a duration: applies to -i, --follow or -r -, not to a file")
+    if args.duration and not (args.iface or args.follow):
+        raise UsageError("-a duration: applies to -i or --follow: a file or a pipe ends by "
+                         "itself")
     if args.snaplen and args.snaplen < 0:
         raise UsageError("-s needs a positive snapshot length")
-    return streaming
+    return bool(args.iface or args.follow or args.file == "-")
 
 
 def _open_source(args: argparse.Namespace):

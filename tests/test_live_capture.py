@@ -252,3 +252,18 @@ def test_unprivileged_user_dumpcap_refusal_is_recognised():
     err = _classify("dumpcap", LiveOptions("lo"), run.stderr, run.returncode)
     assert isinstance(err, PermissionDenied)
     assert "wireshark group" in str(err)
+
+
+def test_capture_tool_that_dies_is_reported(netns):
+    """A capture tool killed under us: one line naming it and the signal, exit 2."""
+    backend = _backend("tcpdump")
+    proc = _wirelens(netns, "read", "-i", "lo", "--capture-with", backend)
+    _wait_for_line(proc.stderr, "Capturing on")
+    children = _children(proc.pid)
+    assert children
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert err.strip().splitlines()[-1] == ("wirelens: lo: tcpdump stopped capturing: it was "
+                                            "killed by signal 9")
