@@ -265,7 +265,10 @@ class LiveCapture:
 # --- capture tools on a pipe ---------------------------------------------------------------
 
 def _die_with_parent() -> None:
-    """In the child before exec: end the capture tool if wirelens dies without stopping it."""
+    """In the child before exec: end the capture tool if wirelens dies without stopping it.
+
+    The kernel sends the signal when the *thread* that started the tool ends, so a capture
+    must be opened from a thread that lives as long as it (the main thread for `read`)."""
     libc = _libc()
     if libc is not None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
