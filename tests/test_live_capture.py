@@ -134,11 +134,12 @@ def test_ctrl_c_counts_and_filter_match_tcpdump(netns, tmp_path, backend):
     _send(netns, PORT, 400)
     _send(netns, OTHER_PORT, 150)
     _send(netns, PORT, 100)
-    time.sleep(1.0)
-    tcpdump.send_signal(signal.SIGINT)
-    tcpdump.wait(20)
+    # Ctrl-C at once: the packets still in the tool's kernel ring must come through too.
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
+    time.sleep(1.5)     # the reference tcpdump has no such care: give it time first
+    tcpdump.send_signal(signal.SIGINT)
+    tcpdump.wait(20)
     assert proc.returncode == 0, stderr
     reference = _frames(ref)
     assert len(reference) == 500

@@ -38,6 +38,8 @@ BACKENDS = ("dumpcap", "tcpdump", "afpacket")
 DEFAULT_SNAPLEN = 262144
 # How long a stopped capture tool may take to flush and exit before it is killed.
 STOP_GRACE_S = 5.0
+# Longest a stop waits for a capture tool to deliver the backlog captured before it.
+MAX_DRAIN_S = 10.0
 
 LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL = 1, 113
 ARPHRD_ETHER, ARPHRD_LOOPBACK = 1, 772
@@ -307,10 +309,14 @@ class _ToolCapture(LiveCapture):
     """dumpcap or tcpdump writing a capture to our pipe; their stderr is kept for stats."""
 
     tool = ""
+    settle_s = 0.5
 
     def __init__(self, opts: LiveOptions) -> None:
         super().__init__(opts.iface)
         self.opts = opts
+        self._last_ts = 0
+        self._last_seen = self._stop_at = 0.0
+        self._stop_ns = 0
         self.stderr_lines: list[str] = []
         self._stderr_done = threading.Event()
         try:
@@ -358,7 +364,11 @@ class _ToolCapture(LiveCapture):
         """Statistics lines the tool prints; the base tool prints none we use."""
 
     def __iter__(self) -> Iterator[RawFrame]:
-        yield from self.reader
+        now = time.monotonic
+        for frame in self.reader:
+            self._last_ts = frame.ts_ns
+            self._last_seen = now()
+            yield frame
         self.error = self.reader.error
         if not self.stopping:
             # The tool ended by itself (interface gone, tool killed): say why.
@@ -373,7 +383,27 @@ class _ToolCapture(LiveCapture):
         self._reap()
 
     def stop(self) -> None:
+        """Let the tool hand over what it captured before now, then end it (in a thread, so
+        this is safe from a signal handler)."""
+        if self._stopped.is_set():
+            return
+        self._stop_ns = time.time_ns()
+        self._stop_at = time.monotonic()
         super().stop()
+        threading.Thread(target=self._finish, daemon=True).start()
+
+    def _finish(self) -> None:
+        """SIGTERM the tool once a frame stamped after stop() has come through, or nothing
+        came for `settle_s`. A tool ends without reading what is left in its kernel ring, and
+        libpcap hands a ring block over only when it is full or its timeout expires: ending
+        it at once would lose the packets of the last fraction of a second."""
+        deadline = self._stop_at + MAX_DRAIN_S
+        while time.monotonic() < deadline and self.proc.returncode is None:
+            if self._last_ts > self._stop_ns:
+                break
+            if time.monotonic() - max(self._last_seen, self._stop_at) > self.settle_s:
+                break
+            time.sleep(0.05)
         self._signal(signal.SIGTERM)
 
     def _signal(self, sig: int) -> None:
@@ -415,6 +445,7 @@ class DumpcapCapture(_ToolCapture):
     """dumpcap: privilege-separated, pcapng; kernel drops come in its closing ISB."""
 
     tool = backend = "dumpcap"
+    settle_s = 0.5      # dumpcap's buffer timeout is 250 ms
     _STATS = re.compile(r"Packets received/dropped on interface .*: (\d+)/(\d+)")
 
     def __init__(self, opts: LiveOptions) -> None:
@@ -445,6 +476,7 @@ class TcpdumpCapture(_ToolCapture):
     """tcpdump -U -w -: pcap with nanosecond stamps; SIGUSR1 makes it print its counters."""
 
     tool = backend = "tcpdump"
+    settle_s = 1.3      # tcpdump's buffer timeout is 1 s
     _DROPPED = re.compile(r"(\d+) packets? dropped by kernel")
 
     def __init__(self, opts: LiveOptions) -> None:
