@@ -268,3 +268,19 @@ def test_capture_tool_that_dies_is_reported(netns):
     assert proc.returncode == 2
     assert err.strip().splitlines()[-1] == ("wirelens: lo: tcpdump stopped capturing: it was "
                                             "killed by signal 9")
+
+
+@pytest.mark.parametrize("backend", ["dumpcap", "tcpdump"])
+def test_no_orphan_when_wirelens_is_killed(netns, backend):
+    """wirelens killed outright (no chance to stop the tool): the tool still ends."""
+    _backend(backend)
+    proc = _wirelens(netns, "read", "-i", "lo", "--capture-with", backend)
+    _wait_for_line(proc.stderr, "Capturing on")
+    children = _children(proc.pid)
+    assert children
+    proc.kill()
+    proc.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(_gone(pid) for pid in children):
+        time.sleep(0.1)
+    assert all(_gone(pid) for pid in children), "capture tool orphaned"

@@ -266,14 +266,21 @@ class LiveCapture:
 
 # --- capture tools on a pipe ---------------------------------------------------------------
 
-def _die_with_parent() -> None:
-    """In the child before exec: end the capture tool if wirelens dies without stopping it.
+def _death_signal() -> Callable[[], None] | None:
+    """A pre-exec hook that ends the capture tool if wirelens dies without stopping it.
 
-    The kernel sends the signal when the *thread* that started the tool ends, so a capture
-    must be opened from a thread that lives as long as it (the main thread for `read`)."""
+    libc is looked up here, in the parent: the hook runs between fork and exec, where
+    loading anything could deadlock. The kernel sends the signal when the *thread* that
+    started the tool ends, so a capture must be opened from a thread that lives as long as
+    it (the main thread for `read`)."""
     libc = _libc()
-    if libc is not None:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if libc is None:
+        return None
+    prctl = libc.prctl
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    return hook
 
 
 _PERMISSION = re.compile(r"permission|not permitted", re.I)
@@ -323,7 +330,7 @@ class _ToolCapture(LiveCapture):
             self.proc = subprocess.Popen(self.argv(opts), stdin=subprocess.DEVNULL,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          bufsize=0, start_new_session=True,
-                                         preexec_fn=_die_with_parent)
+                                         preexec_fn=_death_signal())
         except OSError as e:
             raise CaptureError(f"cannot start {self.tool}: {e.strerror or e}") from None
         _grow_pipe(self.proc.stdout.fileno())
