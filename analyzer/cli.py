@@ -35,7 +35,7 @@ def _read_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-s", dest="snaplen", type=int, default=0, metavar="BYTES",
                    help="capture at most BYTES of each packet (default 262144), with -i")
     p.add_argument("-B", dest="buffer_mib", type=int, default=0, metavar="MiB",
-                   help="kernel capture buffer size in MiB, with -i")
+                   help="kernel capture buffer size in MiB, with -i (default 32)")
     p.add_argument("--capture-with", dest="capture_with",
                    choices=("dumpcap", "tcpdump", "afpacket"),
                    help="capture backend to use (default: dumpcap, then tcpdump, then a raw "

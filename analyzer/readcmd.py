@@ -149,10 +149,11 @@ def _open_source(args: argparse.Namespace):
         return FollowedCapture(args.follow)
     if not args.iface:
         return open_capture(args.file)
-    from .capture.live import DEFAULT_SNAPLEN, LiveOptions, open_live, resolve_interface
+    from .capture.live import (DEFAULT_BUFFER_MIB, DEFAULT_SNAPLEN, LiveOptions, open_live,
+                               resolve_interface)
     iface = resolve_interface(args.iface)
     reader = open_live(LiveOptions(iface, args.bpf or "", args.snaplen or DEFAULT_SNAPLEN,
-                                   args.buffer_mib, args.capture_with))
+                                   args.buffer_mib or DEFAULT_BUFFER_MIB, args.capture_with))
     print(f"Capturing on '{iface}'", file=sys.stderr, flush=True)
     return reader
 

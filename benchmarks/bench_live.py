@@ -157,7 +157,7 @@ def main() -> int:
     ap.add_argument("--backend", choices=("dumpcap", "tcpdump", "afpacket"))
     ap.add_argument("--mode", choices=("print", "write", "both"), default="both")
     ap.add_argument("--buffer", type=int, default=0, metavar="MiB",
-                    help="read -B: kernel capture buffer (default: the tool's own)")
+                    help="read -B: kernel capture buffer (default: read's own, 32 MiB)")
     ap.add_argument("--memory", type=float, default=0.0, metavar="SECONDS")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -179,7 +179,7 @@ def main() -> int:
         sh("ip", "netns", "exec", nss[0], "ip", "neigh", "replace", "10.99.0.2", "lladdr", mac,
            "dev", "a0", "nud", "permanent")
         print(f"backend: {args.backend or 'default (first available)'}; buffer: "
-              f"{args.buffer or 'default'} MiB; {args.seconds:.0f} s per rate; UDP 106-byte "
+              f"{args.buffer or 'default (32)'} MiB; {args.seconds:.0f} s per rate; UDP 106-byte "
               f"frames over a veth between two netns; load average before: "
               f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         modes = ("print", "write") if args.mode == "both" else (args.mode,)

@@ -36,6 +36,9 @@ from .source import Source
 
 BACKENDS = ("dumpcap", "tcpdump", "afpacket")
 DEFAULT_SNAPLEN = 262144
+# Kernel capture buffer: dumpcap's own default is 2 MiB, which a burst overruns while the
+# analyzer (slower than dumpcap) catches up; 32 MiB held 5 s of 50k packets/s with no drop.
+DEFAULT_BUFFER_MIB = 32
 # How long a stopped capture tool may take to flush and exit before it is killed.
 STOP_GRACE_S = 5.0
 # Longest a stop waits for a capture tool to deliver the backlog captured before it.
@@ -186,7 +189,7 @@ class LiveOptions:
     iface: str
     bpf: str = ""
     snaplen: int = DEFAULT_SNAPLEN
-    buffer_mib: int = 0          # kernel buffer size; 0 keeps the tool's default
+    buffer_mib: int = DEFAULT_BUFFER_MIB     # kernel buffer size
     backend: str | None = None
 
 
@@ -598,7 +601,7 @@ class AfPacketCapture(LiveCapture):
             if program or anyif:
                 _attach(sock, program or ACCEPT_ALL)
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            size = (opts.buffer_mib or 4) << 20
+            size = opts.buffer_mib << 20
             for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
                 try:
                     sock.setsockopt(socket.SOL_SOCKET, opt, size)
