@@ -4,8 +4,9 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SAMPLE  ?= sample_pcaps/demo.pcapng
-# Debian packages the tests use when present (tshark for cross-checks and filter sets).
-DEB_TEST_PKGS := tshark
+# Debian packages the tests use when present (tshark for cross-checks and filter sets;
+# dumpcap and tcpdump for the live capture tests).
+DEB_TEST_PKGS := tshark wireshark-common tcpdump
 
 .PHONY: run test deb-test-deps samples bench clean
 
@@ -21,11 +22,12 @@ run: $(STAMP)
 # Installs the Debian packages tests use when they are missing (needs root and apt-get;
 # without them the tshark cross-checks skip and the stored ground truth is used).
 deb-test-deps:
-	@if ! command -v tshark >/dev/null 2>&1; then \
+	@if ! command -v tshark >/dev/null 2>&1 || ! command -v dumpcap >/dev/null 2>&1 || \
+	    ! command -v tcpdump >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing $(DEB_TEST_PKGS) from Debian"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_TEST_PKGS) >/dev/null; \
-	  else echo "note: tshark not installed and cannot install it here; tshark cross-checks will skip"; fi; \
+	  else echo "note: $(DEB_TEST_PKGS) not all installed and cannot install them here; their tests will skip"; fi; \
 	fi
 
 test: $(STAMP) deb-test-deps

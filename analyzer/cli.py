@@ -19,8 +19,29 @@ PROG = "wirelens"
 def _read_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("read", help="print packets like tshark -r (tshark's flags)",
                        description="Read a capture and print it the way tshark does.")
-    p.add_argument("-r", dest="file", metavar="FILE", required=True,
+    p.add_argument("-r", dest="file", metavar="FILE",
                    help="capture file (pcap, pcapng, gzip-compressed), or - for stdin")
+    p.add_argument("-i", dest="iface", metavar="IFACE",
+                   help="capture live on IFACE (a name, `any`, or a number from -D)")
+    p.add_argument("--follow", dest="follow", metavar="FILE",
+                   help="read a capture another tool is still writing, as it grows")
+    p.add_argument("-D", dest="list_interfaces", action="store_true",
+                   help="list the interfaces -i can capture on, then exit")
+    p.add_argument("-f", dest="bpf", metavar="FILTER",
+                   help="capture filter (BPF syntax, as tcpdump), with -i")
+    p.add_argument("-a", dest="autostop", action="append", default=[], metavar="COND",
+                   help="stop when duration:SECONDS have passed or packets:N were read "
+                        "(duration with -i or --follow)")
+    p.add_argument("-s", dest="snaplen", type=int, default=0, metavar="BYTES",
+                   help="capture at most BYTES of each packet (default 262144), with -i")
+    p.add_argument("-B", dest="buffer_mib", type=int, default=0, metavar="MiB",
+                   help="kernel capture buffer size in MiB, with -i (default 32)")
+    p.add_argument("--capture-with", dest="capture_with",
+                   choices=("dumpcap", "tcpdump", "afpacket"),
+                   help="capture backend to use (default: dumpcap, then tcpdump, then a raw "
+                        "AF_PACKET socket)")
+    p.add_argument("-l", dest="line_flush", action="store_true",
+                   help="flush standard output after each packet")
     p.add_argument("-c", dest="count", type=int, metavar="N", help="stop after N packets")
     p.add_argument("-T", dest="format", choices=("text", "fields", "json"), default="text",
                    help="output format (default: text, tshark's column line)")
@@ -62,10 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    # `wirelens FILE` (no command) reads the file; the TUI takes this over when it lands.
+    # `wirelens FILE` (no command) reads the file, `wirelens -i IFACE` captures and
+    # `wirelens -D` lists interfaces; the TUI takes the first two over when it lands.
     if args_list and args_list[0] not in ("read", "report", "-h", "--help") and \
             not args_list[0].startswith("-"):
         args_list = ["read", "-r", *args_list]
+    elif args_list and (args_list[0] == "-D" or args_list[0].startswith("-i")):
+        args_list = ["read", *args_list]
     parser = build_parser()
     args = parser.parse_args(args_list)
     if args.command is None:

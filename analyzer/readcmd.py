@@ -39,6 +39,11 @@ def _digits(reader, iface: int) -> int:
 
 
 def run_read(args: argparse.Namespace) -> int:
+    if getattr(args, "list_interfaces", False):
+        from .capture.live import interfaces_text, list_interfaces
+        sys.stdout.write(interfaces_text(list_interfaces()))
+        return 0
+    streaming = _check_source(args)
     fmt = FieldsFormat.parse(args.fieldopts)
     if any(name.startswith("wirelens.") for name in args.fields):
         from .engine.firstpass import register_analyzers
@@ -61,7 +66,7 @@ def run_read(args: argparse.Namespace) -> int:
     two_pass = getattr(args, "two_pass", False)
     finder = None
     if two_pass:
-        if args.file == "-":
+        if streaming:
             raise UsageError("-2 needs a file: the first pass reads it twice")
         from .engine.annotate import FindingAnnotator
         from .engine.firstpass import first_pass
@@ -69,14 +74,14 @@ def run_read(args: argparse.Namespace) -> int:
             finder = FindingAnnotator(first_pass(args.file, keylog=keys))
         except CaptureError as e:
             raise UsageError(str(e)) from None
-    if display is None and args.format == "fields" and not args.write and args.file != "-" \
+    if display is None and args.format == "fields" and not args.write and not streaming \
             and not two_pass and \
             _column_backed(args.fields, fmt):
         served = _fields_from_columns(args, fmt)
         if served is not None:
             return served
     try:
-        reader = open_capture(args.file)
+        reader = _open_source(args)
     except CaptureError as e:
         raise UsageError(str(e)) from None
     reader.tls_keys = keys
@@ -90,14 +95,27 @@ def run_read(args: argparse.Namespace) -> int:
                 raise UsageError(str(e)) from None
             except OSError as e:
                 raise UsageError(f"cannot write {args.write}: {e.strerror or e}") from None
-        n = _loop(args, reader, writer, fmt, out, display, finder)
+        if streaming:
+            from .capture.live import sigint_stops, stop_after
+            stop = getattr(reader, "stop", None) or (lambda: None)
+            timer = stop_after(args.duration, stop) if args.duration else None
+            try:
+                with sigint_stops(stop):
+                    n = _loop(args, reader, writer, fmt, out, display, finder, batch=1)
+            finally:
+                if timer is not None:
+                    timer.cancel()
+        else:
+            n = _loop(args, reader, writer, fmt, out, display, finder)
     finally:
         if writer is not None:
             writer.close()
         out.flush()
         reader.close()
+    if args.iface:
+        _capture_stats(reader, n)
     if reader.error:
-        print(f"wirelens: {args.file}: {reader.error}", file=sys.stderr)
+        print(f"wirelens: {args.file or reader.name}: {reader.error}", file=sys.stderr)
         return 2 if n == 0 else 0
     return 0
 
@@ -112,6 +130,59 @@ def _display_filter(args: argparse.Namespace) -> DisplayFilter | None:
         return compile_filter(args.display_filter)
     except FilterError as e:
         raise UsageError(str(e)) from None
+
+
+def _check_source(args: argparse.Namespace) -> bool:
+    """Exactly one of -r, -i, --follow; the capture options only where they apply.
+    Returns whether the input is a stream (live, followed or stdin)."""
+    given = [flag for flag, value in (("-r", args.file), ("-i", args.iface),
+                                      ("--follow", args.follow)) if value]
+    if len(given) != 1:
+        raise UsageError("give one of -r FILE, -i IFACE or --follow FILE" if not given else
+                         f"{' and '.join(given)} cannot be used together")
+    if not args.iface:
+        for flag, value in (("-f", args.bpf), ("-s", args.snaplen), ("-B", args.buffer_mib),
+                            ("--capture-with", args.capture_with)):
+            if value:
+                raise UsageError(f"{flag} applies to a live capture: use it with -i IFACE")
+    from .capture.live import parse_autostop
+    try:
+        args.duration, packets = parse_autostop(args.autostop)
+    except CaptureError as e:
+        raise UsageError(str(e)) from None
+    if packets is not None:
+        args.count = packets if args.count is None else min(args.count, packets)
+    if args.duration and not (args.iface or args.follow):
+        raise UsageError("-a duration: applies to -i or --follow: a file or a pipe ends by "
+                         "itself")
+    if args.snaplen and args.snaplen < 0:
+        raise UsageError("-s needs a positive snapshot length")
+    return bool(args.iface or args.follow or args.file == "-")
+
+
+def _open_source(args: argparse.Namespace):
+    """The reader for -r, --follow or -i (a live capture says where it captures, as tshark)."""
+    if args.follow:
+        from .capture.follow import FollowedCapture
+        return FollowedCapture(args.follow)
+    if not args.iface:
+        return open_capture(args.file)
+    from .capture.live import (DEFAULT_BUFFER_MIB, DEFAULT_SNAPLEN, LiveOptions, open_live,
+                               resolve_interface)
+    iface = resolve_interface(args.iface)
+    reader = open_live(LiveOptions(iface, args.bpf or "", args.snaplen or DEFAULT_SNAPLEN,
+                                   args.buffer_mib or DEFAULT_BUFFER_MIB, args.capture_with))
+    print(f"Capturing on '{iface}'", file=sys.stderr, flush=True)
+    return reader
+
+
+def _capture_stats(reader, n: int) -> None:
+    """tshark's closing lines on stderr: packets captured, and kernel drops if any."""
+    print(f"{n} packet{'' if n == 1 else 's'} captured", file=sys.stderr)
+    drops = reader.kernel_drops()
+    if drops:
+        print(f"{drops} packet{'' if drops == 1 else 's'} dropped from {reader.name}",
+              file=sys.stderr)
 
 
 def _column_backed(names: list[str], fmt: FieldsFormat) -> bool:
@@ -142,15 +213,17 @@ def _fields_from_columns(args: argparse.Namespace, fmt: FieldsFormat) -> int | N
 
 
 def _loop(args, reader, writer, fmt: FieldsFormat, out,
-          display: DisplayFilter | None = None, finder=None) -> int:
+          display: DisplayFilter | None = None, finder=None, batch: int = 256) -> int:
     """tshark's single pass: each frame dissected in order; with -Y the filter sees the
     tcp.analysis items computed so far (and with -2 the findings of the first pass), and
     frames it rejects are neither printed nor written (but still count for -c, which counts
-    frames read, as tshark's)."""
+    frames read, as tshark's). Streams print each line as it comes (batch=1)."""
     want_tree = display is not None or args.verbose or args.format == "json" or (
         args.format == "fields" and not set(args.fields) <= _NO_TREE_FIELDS)
     summary = args.format == "text" and (writer is None or args.print_summary) and \
         (not args.hex or args.print_summary or args.verbose)
+    if args.format == "text" and not (summary or args.verbose or args.hex) and display is None:
+        return _copy(args, reader, writer)
     if args.format == "fields" and fmt.header:
         out.write(fmt.separator.join(args.fields) + "\n")
     if args.format == "json":
@@ -213,16 +286,32 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out,
         prev_ns = f.ts_ns
         state.prev_displayed_ts_ns = f.ts_ns
         # Flush the first line at once (a user waits for it), then in batches for speed.
-        if n == 1 or len(pending) >= 256:
+        if n == 1 or len(pending) >= batch:
             out.write("".join(pending))
             pending.clear()
-            if n == 1:
+            if n == 1 or args.line_flush:
                 out.flush()
         if args.count is not None and n >= args.count:
             break
     out.write("".join(pending))
     if args.format == "json":
         out.write("\n]\n" if n else "]\n")
+    return n
+
+
+def _copy(args, reader, writer) -> int:
+    """-w with nothing to print: frames go to the file undissected (as tshark -w does), so
+    a live capture to disk keeps up with the capture tool."""
+    n = 0
+    count = args.count
+    for f in reader:
+        n += 1
+        try:
+            writer.write(f)
+        except (CaptureError, OSError) as e:
+            raise UsageError(f"cannot write frame {n} to {args.write}: {e}") from None
+        if count is not None and n >= count:
+            break
     return n
 
 
