@@ -68,8 +68,7 @@ def run_report(args: argparse.Namespace) -> int:
         findings, conv_rows = _filtered(cap, args.filter)
     out = sys.stdout
     if args.json:
-        json.dump(report_json(cap, findings, conv_rows), out, indent=1)
-        out.write("\n")
+        write_json(report_json(cap, findings, conv_rows), out)
     else:
         write_text(cap, findings, conv_rows, out)
     error = getattr(cap.index, "error", None)
@@ -132,48 +131,83 @@ def capture_info(cap: Any) -> dict[str, Any]:
 
 
 def conversation_rows(cap: Any, conv_rows) -> list[dict[str, Any]]:
-    """One dict per conversation (TCP facts from the connection table)."""
+    """One dict per conversation (TCP facts from the connection table).
+
+    Columns are turned into lists once: indexing numpy scalars row by row cost a second on
+    a capture with ten thousand conversations.
+    """
     t, fl = cap.conversations, cap.flows
+    rows = np.asarray(list(conv_rows), dtype=np.int64)
+    if len(rows) == 0:
+        return []
+    col = {name: getattr(t, name)[rows].tolist() for name in (
+        "proto", "stream", "client_is_a", "role", "frames_ab", "frames_ba", "bytes_ab",
+        "bytes_ba", "start_ns", "stop_ns")}
     out = []
-    for i in conv_rows:
-        proto, s = int(t.proto[i]), int(t.stream[i])
+    for j, i in enumerate(rows.tolist()):
+        proto, s, client_is_a = col["proto"][j], col["stream"][j], bool(col["client_is_a"][j])
         a, b = t.endpoint(i, "a"), t.endpoint(i, "b")
-        client_is_a = bool(t.client_is_a[i])
+        ab, ba = col["bytes_ab"][j], col["bytes_ba"][j]
         row: dict[str, Any] = {
             "stream": s, "proto": _PROTO.get(proto, str(proto)),
             "client": a if client_is_a else b, "server": b if client_is_a else a,
-            "role_by": ("SYN", "SYN/ACK", "first packet", "lower port")[int(t.role[i])],
-            "state": "", "history": "", "packets": int(t.frames_ab[i] + t.frames_ba[i]),
-            "bytes_c2s": int(t.bytes_ab[i] if client_is_a else t.bytes_ba[i]),
-            "bytes_s2c": int(t.bytes_ba[i] if client_is_a else t.bytes_ab[i]),
-            "start": round(int(t.start_ns[i]) / 1e9, 6),
-            "duration": round(int(t.stop_ns[i] - t.start_ns[i]) / 1e9, 6),
+            "role_by": ("SYN", "SYN/ACK", "first packet", "lower port")[col["role"][j]],
+            "state": "", "history": "", "packets": col["frames_ab"][j] + col["frames_ba"][j],
+            "bytes_c2s": ab if client_is_a else ba, "bytes_s2c": ba if client_is_a else ab,
+            "start": round(col["start_ns"][j] / 1e9, 6),
+            "duration": round((col["stop_ns"][j] - col["start_ns"][j]) / 1e9, 6),
             "handshake_rtt_ms": None, "retransmissions": 0, "retransmissions_c2s": 0,
             "retransmissions_s2c": 0, "zero_window_ms": 0.0, "rst_from": None,
             "fin_from": None}
         if proto == 6 and s < len(fl) and fl.present[s]:
-            row["state"], row["history"] = fl.state[s], fl.history[s]
-            if fl.irtt_ns[s] and fl.synacks[s]:
-                row["handshake_rtt_ms"] = round(int(fl.irtt_ns[s]) / 1e6, 3)
-            row["retransmissions"] = int(fl.resent[s].sum())
-            row["retransmissions_c2s"] = int(fl.resent[s, 0])
-            row["retransmissions_s2c"] = int(fl.resent[s, 1])
-            fins = [(int(fl.first_fin[s, k]), who) for k, who in ((0, "client"), (1, "server"))
-                    if fl.first_fin[s, k] >= 0]
-            if fins:
-                row["fin_from"] = min(fins)[1]
-            row["zero_window_ms"] = round(int(fl.zero_window_ns[s].sum()) / 1e6, 1)
-            if fl.first_rst[s] >= 0:
-                row["rst_from"] = ("client", "server")[fl.side(s, int(fl.rst_dir[s]))]
+            _tcp_facts(fl, s, row)
         elif proto == 17:
             row["state"] = "OTH"
         out.append(row)
     return out
 
 
+def _tcp_facts(fl: Any, s: int, row: dict[str, Any]) -> None:
+    """Fill a TCP conversation's row from the connection table (stream s)."""
+    row["state"], row["history"] = fl.state[s], fl.history[s]
+    if fl.irtt_ns[s] and fl.synacks[s]:
+        row["handshake_rtt_ms"] = round(int(fl.irtt_ns[s]) / 1e6, 3)
+    c2s, s2c = fl.resent[s].tolist()
+    row["retransmissions"], row["retransmissions_c2s"], row["retransmissions_s2c"] = \
+        c2s + s2c, c2s, s2c
+    fins = [(int(fl.first_fin[s, k]), who) for k, who in ((0, "client"), (1, "server"))
+            if fl.first_fin[s, k] >= 0]
+    if fins:
+        row["fin_from"] = min(fins)[1]
+    row["zero_window_ms"] = round(sum(fl.zero_window_ns[s].tolist()) / 1e6, 1)
+    if fl.first_rst[s] >= 0:
+        row["rst_from"] = ("client", "server")[fl.side(s, int(fl.rst_dir[s]))]
+
+
 def report_json(cap: Any, findings: list[Finding], conv_rows) -> dict[str, Any]:
     return {"capture": capture_info(cap), "findings": [f.to_json() for f in findings],
             "conversations": conversation_rows(cap, conv_rows)}
+
+
+def write_json(doc: dict[str, Any], out: TextIO) -> None:
+    """One JSON object, a finding or conversation per line.
+
+    json's indenting encoder is pure Python (2.7 s on a 1M-packet capture's report); the C
+    encoder per item keeps the output readable line by line at a tenth of the cost.
+    """
+    out.write("{\n")
+    keys = list(doc)
+    for n, key in enumerate(keys):
+        value = doc[key]
+        out.write(f" {json.dumps(key)}: ")
+        if isinstance(value, list) and value:
+            out.write("[\n")
+            out.write(",\n".join("  " + json.dumps(item) for item in value))
+            out.write("\n ]")
+        else:
+            out.write(json.dumps(value))
+        out.write(",\n" if n < len(keys) - 1 else "\n")
+    out.write("}\n")
 
 
 # -- text -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ tshark's rules, observed on the corpus (tshark 4.0):
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -103,12 +104,23 @@ class ConversationTable:
         """Endpoint address of row i as tshark prints it with -n."""
         v = int(getattr(self, f"{side}_addr")[i])
         if self.ipver[i] == 6:
-            return str(ipaddress.IPv6Address(self.v6_table[v].tobytes()))
-        return str(ipaddress.IPv4Address(v))
+            return _v6_text(self.v6_table[v].tobytes())
+        return _v4_text(v)
 
     def endpoint(self, i: int, side: str = "a") -> str:
         """"address:port" of one side of row i."""
         return f"{self.address(i, side)}:{int(getattr(self, f'{side}_port')[i])}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _v4_text(v: int) -> str:
+    """Cached: a capture has few addresses and many conversations between them."""
+    return str(ipaddress.IPv4Address(v))
+
+
+@functools.lru_cache(maxsize=65536)
+def _v6_text(raw: bytes) -> str:
+    return str(ipaddress.IPv6Address(raw))
 
 
 def _group_sums(inv: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
