@@ -1,0 +1,260 @@
+"""The wirelens terminal UI: packet list, details tree, hex and explain panes, status bar,
+and the Findings, Conversations, Field reference and Help views.
+
+The capture is opened by a Store (store.py) whose three background jobs run in Textual
+thread workers: indexing, the first pass, and the in-order dissection. A timer takes in
+their progress (rows appear while the index grows). Esc cancels the background work.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+
+from analyzer.textsafe import safe
+from dissectors.tree import Node
+
+from .conversations_view import ConversationsScreen
+from .details import DetailsTree
+from .explain import ExplainPane
+from .fieldref_view import FieldRefScreen
+from .findings_view import FindingsScreen
+from .goto import GoToScreen
+from .help_view import HelpScreen
+from .hexview import HexView
+from .packet_list import PacketList
+from .statusbar import StatusBar, status_text
+from .store import Store
+
+TICK = 0.2             # seconds between progress updates
+DETAILS_DELAY = 0.06   # the details pane follows the cursor once it rests this long
+
+
+class WirelensApp(App):
+    """Open one capture and look at it."""
+
+    CSS_PATH = "wirelens.tcss"
+    TITLE = "wirelens"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("colon,ctrl+g", "goto", "Go to"),
+        Binding("n", "next_finding(1)", "Next finding", show=False),
+        Binding("N", "next_finding(-1)", "Prev finding", show=False),
+        Binding("e", "findings", "Findings"),
+        Binding("c", "conversations", "Conversations"),
+        Binding("R", "field_reference", "Fields"),
+        Binding("escape", "cancel_work", "Cancel", show=False),
+        Binding("tab", "focus_next", "Next pane", show=False),
+        Binding("shift+tab", "focus_previous", "Prev pane", show=False),
+    ]
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.store = Store(str(path))
+        self.selected: int | None = None
+        self.frame_findings: list = []
+        self._details_timer = None
+
+    # --- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield PacketList(self.store, id="packets")
+        with Horizontal(id="lower"):
+            yield DetailsTree(id="details")
+            with Vertical(id="side"):
+                yield HexView(id="hex")
+                yield ExplainPane(id="explain")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"wirelens {safe(Path(self.store.path).name)}"
+        self.query_one(PacketList).focus()
+        self.run_worker(self._index_job, thread=True, group="index", exit_on_error=False)
+        self.run_worker(self._analysis_job, thread=True, group="analysis", exit_on_error=False)
+        self.run_worker(self._dissect_job, thread=True, group="dissect", exit_on_error=False)
+        self._ticker = self.set_interval(TICK, self._tick)
+        self._tick()
+
+    # --- background work ---------------------------------------------------------------------
+
+    def _index_job(self) -> None:
+        self.store.build_index()
+
+    def _analysis_job(self) -> None:
+        if self.store.analyze():
+            self.call_from_thread(self._analysis_done)
+
+    def _dissect_job(self) -> None:
+        self.store.dissect_in_order()
+
+    def _analysis_done(self) -> None:
+        self.query_one(PacketList).refresh()
+        if self.selected is not None:
+            self._show_details()
+        self._tick()
+
+    def _tick(self) -> None:
+        """Take in the background progress: new rows, newly dissected Info, status."""
+        plist = self.query_one(PacketList)
+        before = plist.count
+        plist.sync()
+        if plist.count and self.selected is None:
+            plist.cursor = plist.cursor     # announce the first row
+        store = self.store
+        busy = store.indexing or store.stage not in ("done", "cancelled") or \
+            (store.passed < len(store) and not store.cancel.is_set())
+        if busy or plist.count != before:
+            plist.refresh()
+        self._status()
+        if not busy and store.stage in ("done", "cancelled"):
+            self._ticker.pause()
+            if self.selected is not None and self.query_one(DetailsTree).frame_root is None:
+                self._show_details()
+
+    def _status(self) -> None:
+        plist = self.query_one(PacketList)
+        self.query_one(StatusBar).update(status_text(self.store, plist.count, len(plist.marks)))
+
+    def action_cancel_work(self) -> None:
+        """Esc: stop indexing and analysis (what is done so far stays usable)."""
+        if self.store.indexing or self.store.stage not in ("done", "cancelled") or \
+                self.store.passed < len(self.store):
+            self.store.cancel.set()
+            self.notify("Background work cancelled", timeout=2)
+            self._status()
+
+    # --- selection -----------------------------------------------------------------------
+
+    def on_packet_list_selected(self, message: PacketList.Selected) -> None:
+        self.selected = message.row
+        if self._details_timer is not None:
+            self._details_timer.stop()
+        self._details_timer = self.set_timer(DETAILS_DELAY, self._show_details)
+        self._status()
+
+    def _show_details(self) -> None:
+        """Dissect the selected frame with its tree (one frame: fine on the UI thread)."""
+        row = self.selected
+        details = self.query_one(DetailsTree)
+        hexv = self.query_one(HexView)
+        if row is None:
+            return
+        store = self.store
+        if row >= store.passed:
+            details.show(None, f"Frame {row + 1}: waiting for the in-order dissection "
+                               f"({store.passed} of {len(store)} frames done)")
+            hexv.show(store.index.frame(row), [])
+            self.query_one(ExplainPane).show(None, [])
+            return
+        root, pkt, data = store.dissect(row, tree=True)
+        self.frame_findings = store.cap.findings_of(row) if store.cap is not None else []
+        details.show(root, f"Frame {row + 1}")
+        hexv.show(data, pkt.sources)
+        self.query_one(ExplainPane).show(None, self.frame_findings)
+
+    def on_details_tree_field_selected(self, message: DetailsTree.FieldSelected) -> None:
+        node: Node | None = message.node
+        hexv = self.query_one(HexView)
+        if node is None:
+            hexv.highlight(0, 0, 0)
+        else:
+            hexv.highlight(node.src, node.pos, node.size)
+        self.query_one(ExplainPane).show(node, self.frame_findings)
+
+    def on_hex_view_byte_clicked(self, message: HexView.ByteClicked) -> None:
+        """Select the innermost field whose bytes cover the clicked byte."""
+        details = self.query_one(DetailsTree)
+        root = details.frame_root
+        if root is None:
+            return
+        best: Node | None = None
+        for layer in root.children or ():
+            for n in layer.walk():
+                if n.hidden or n.src != message.src or not n.size:
+                    continue
+                if n.pos <= message.offset < n.pos + n.size and \
+                        (best is None or n.size <= best.size):
+                    best = n
+        if best is not None:
+            details.select_node_for(best)
+
+    # --- views and jumps -----------------------------------------------------------------
+
+    def action_help(self) -> None:
+        groups = [("Everywhere", list(self.BINDINGS)),
+                  ("Packet list", list(PacketList.BINDINGS)),
+                  ("Details", list(DetailsTree.BINDINGS)),
+                  ("Conversations", list(ConversationsScreen.BINDINGS))]
+        self.push_screen(HelpScreen(groups))
+
+    def action_goto(self) -> None:
+        def done(row: int | None) -> None:
+            if row is not None:
+                self.query_one(PacketList).go_row(row)
+        self.push_screen(GoToScreen(len(self.store)), done)
+
+    def action_next_finding(self, direction: int) -> None:
+        rows = self.store.findings_rows()
+        plist = self.query_one(PacketList)
+        cur = plist.selected_row
+        if not len(rows) or cur is None:
+            self.bell()
+            return
+        if direction > 0:
+            k = int(np.searchsorted(rows, cur, side="right"))
+            target = int(rows[k % len(rows)])
+        else:
+            k = int(np.searchsorted(rows, cur, side="left")) - 1
+            target = int(rows[k % len(rows)])
+        plist.go_row(target)
+
+    def _need_analysis(self) -> bool:
+        if self.store.cap is None:
+            self.notify("The analysis is still running; this view needs it.", timeout=2)
+            return False
+        return True
+
+    def action_findings(self) -> None:
+        if not self._need_analysis():
+            return
+
+        def done(row: int | None) -> None:
+            if row is not None:
+                self.query_one(PacketList).go_row(row)
+        self.push_screen(FindingsScreen(self.store.cap.findings), done)
+
+    def action_conversations(self) -> None:
+        if not self._need_analysis():
+            return
+
+        def done(picked: tuple[str, int] | None) -> None:
+            if picked is None:
+                return
+            proto, stream = picked
+            cols = self.store.cap.cols
+            rows = np.flatnonzero((cols.stream == stream) &
+                                  (cols.ip_proto == (6 if proto == "tcp" else 17)))
+            plist = self.query_one(PacketList)
+            if len(rows):
+                plist.go_row(int(rows[0]))
+        self.push_screen(ConversationsScreen(self.store.cap), done)
+
+    def action_field_reference(self) -> None:
+        self.push_screen(FieldRefScreen())
+
+    def on_unmount(self) -> None:
+        self.store.close()
+
+
+def run(path: str | Path) -> int:
+    """Open the TUI on a capture; returns the exit status."""
+    WirelensApp(path).run()
+    return 0
+
+
