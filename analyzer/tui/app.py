@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -36,6 +37,9 @@ TICK = 0.2             # seconds between progress updates
 # in sooner after each event-loop wake-up (keys answered in tens of ms, not hundreds).
 SWITCH_INTERVAL = 0.001
 DETAILS_DELAY = 0.06   # the details pane follows the cursor once it rests this long
+
+
+_INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 
 
 class WirelensApp(App):
@@ -87,10 +91,23 @@ class WirelensApp(App):
         self._ticker = self.set_interval(TICK, self._tick)
         self._tick()
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, _INPUT_EVENTS):
+            self.store.user_active()
+        await super().on_event(event)
+
     # --- background work ---------------------------------------------------------------------
 
     def _index_job(self) -> None:
-        self.store.build_index()
+        shown = False
+
+        def first_rows() -> None:
+            # the first batch is on screen at once, not at the next tick
+            nonlocal shown
+            if not shown and len(self.store):
+                shown = True
+                self.call_from_thread(self._tick)
+        self.store.build_index(first_rows)
 
     def _analysis_job(self) -> None:
         if self.store.analyze():

@@ -217,6 +217,10 @@ class PacketList(ScrollView, can_focus=True):
         info = max(8, w - sum(fixed) - len(fixed))
         return fixed + [info]
 
+    def render_lines(self, crop):
+        with self.store.hold():
+            return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         widths = self._widths()

@@ -17,9 +17,12 @@ from the first pass's per-frame columns (the same TcpAnalyzer `read` runs, frame
 """
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -38,7 +41,8 @@ from dissectors.tree import Node
 
 PENDING = "…"          # Info of a frame the in-order dissection has not reached yet
 ROW_CACHE = 4096       # rendered rows kept (a few screens up and down)
-BATCH = 64             # frames dissected per hold of the state lock (keeps the UI's wait short)
+BATCH = 64             # frames dissected per hold of the state lock at most
+QUIET = 0.15           # seconds the in-order worker rests after each key or click
 
 # Colouring rules, Wireshark's defaults in their order (first match wins); the name is
 # the style class the packet list maps to colours (see packet_list.py).
@@ -123,6 +127,8 @@ class Store:
         self.error: str | None = None
         self.started = time.monotonic()
         self._lock = threading.Lock()          # guards self.state
+        self._ui_waiting = 0                   # the UI thread wants the lock: worker yields
+        self._quiet_until = 0.0                # the user is active: worker rests until then
         self._rows: OrderedDict[int, tuple[str, str, str, str, str]] = OrderedDict()
         self._annotate: ColumnAnnotator | None = None
         self._findings: FindingAnnotator | None = None
@@ -157,6 +163,10 @@ class Store:
             self.stage = "cancelled"
             return False
         cap.path = self.path
+        # The pass read every frame through the file mapping: hand those pages back (they
+        # stay in the page cache), so resident memory is the store, not the file.
+        self.index.release(0, len(self.index))
+        _trim_heap()
         self._annotate = ColumnAnnotator(cap)
         self._findings = FindingAnnotator(cap)
         self.cap = cap
@@ -178,7 +188,7 @@ class Store:
                     return
                 time.sleep(0.01)
                 continue
-            stop = min(n, i + BATCH)
+            start, stop = i, min(n, i + BATCH)
             with self._lock:
                 if len(idx.secrets) > self._secrets_seen:   # pcapng Decryption Secrets
                     labels.update(keylog.labels_by_random(
@@ -191,13 +201,34 @@ class Store:
                                   has_ts=f.has_ts, iface_name=self._iface_name(f.iface),
                                   state=self.state, tree=False)
                     self.state.prev_displayed_ts_ns = f.ts_ns
+                    if self._ui_waiting:
+                        break
                 self.passed = i
+            self.index.release(start, i)   # pages behind us: see analyze()
+            while (self._ui_waiting or time.monotonic() < self._quiet_until) and \
+                    not self.cancel.is_set():
+                time.sleep(0.002)   # the user is waiting for a screen: let it have the CPU
             now = time.monotonic()
             if on_progress is not None and now - last_report > 0.1:
                 last_report = now
                 on_progress()
 
     # --- reading -----------------------------------------------------------------------------
+
+    def user_active(self, seconds: float = QUIET) -> None:
+        """A key or click came in: the in-order worker rests a moment, so the answer to
+        it does not share the interpreter with a busy thread."""
+        self._quiet_until = time.monotonic() + seconds
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """While the UI draws a screenful of rows, the in-order worker stays paused, so
+        each row's dissection does not wait for one of its batches."""
+        self._ui_waiting += 1
+        try:
+            yield
+        finally:
+            self._ui_waiting -= 1
 
     def __len__(self) -> int:
         return len(self.index)
@@ -230,12 +261,16 @@ class Store:
         idx = self.index
         f = idx.raw_frame(row)
         prev = int(idx.ts_ns[row - 1]) if row > 0 else f.ts_ns
-        with self._lock:
-            root, pkt = dissect_frame(f.data, number=row + 1, ts_ns=f.ts_ns,
-                                      origlen=f.origlen, linktype=f.linktype, iface=f.iface,
-                                      comment=f.comment, has_ts=f.has_ts,
-                                      iface_name=self._iface_name(f.iface), state=self.state,
-                                      tree=tree, prev_ts_ns=prev, prev_displayed_ts_ns=prev)
+        self._ui_waiting += 1
+        try:
+            with self._lock:
+                root, pkt = dissect_frame(
+                    f.data, number=row + 1, ts_ns=f.ts_ns, origlen=f.origlen,
+                    linktype=f.linktype, iface=f.iface, comment=f.comment, has_ts=f.has_ts,
+                    iface_name=self._iface_name(f.iface), state=self.state, tree=tree,
+                    prev_ts_ns=prev, prev_displayed_ts_ns=prev)
+        finally:
+            self._ui_waiting -= 1
         if self._annotate is not None:
             self._annotate(root, pkt)
             if tree and self._findings is not None:
@@ -304,6 +339,14 @@ class Store:
 
     def close(self) -> None:
         self.cancel.set()
+
+
+def _trim_heap() -> None:
+    """Give the first pass's freed temporaries back to the OS (glibc keeps them otherwise)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 _PROTOCOL_RULES = {"ARP": "arp", "ICMP": "icmp", "ICMPv6": "icmp", "DNS": "dns",
