@@ -164,10 +164,11 @@ def test_views():
         assert int(cols.stream[row]) == picked["stream"]
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        assert "Conversations" in screen_text(app)
+        text = screen_text(app)
+        assert "Conversations" in text and "?" in text and "question_mark" not in text
         await pilot.press("escape", "R")
         assert isinstance(app.screen, FieldRefScreen)
-        await pilot.press(*"tcp.analysis.retr")
+        await pilot.press(*"tcp", "full_stop", *"analysis", "full_stop", *"retr")
         await pilot.pause(0.2)
         assert "tcp.analysis.retransmission" in screen_text(app)
         await pilot.press("escape")
@@ -218,10 +219,30 @@ def test_escape_sequences_from_packets_render_inert(tmp_path):
     run(path, body, size=(160, 48))
 
 
-def test_big_file_stays_responsive_while_indexing():
+class _TimedList(PacketList):
+    """Notes, per key, the time from the key event to the list painting its last line."""
+
+    latencies: list[float] = []
+    pending: float | None = None
+
+    async def _on_key(self, event) -> None:
+        self.pending = event.time
+        await super()._on_key(event)
+
+    def render_line(self, y: int):
+        strip = super().render_line(y)
+        if self.pending is not None and y == self.size.height - 1:
+            self.latencies.append(time.monotonic() - self.pending)
+            self.pending = None
+        return strip
+
+
+def test_big_file_stays_responsive_while_indexing(monkeypatch):
     big = Path("/tmp/bench/100k.pcap")
     if not big.is_file():
         pytest.skip("/tmp/bench/100k.pcap not present")
+    import analyzer.tui.app as appmod
+    monkeypatch.setattr(appmod, "PacketList", _TimedList)
 
     async def main():
         app = WirelensApp(big)
@@ -229,16 +250,15 @@ def test_big_file_stays_responsive_while_indexing():
             pl = app.query_one(PacketList)
             while pl.count == 0:
                 await pilot.pause(0.01)
-            worst = 0.0
             busy = 0
-            for key in ["j", "j", "pagedown", "G", "g", "pagedown", "k"] * 3:
+            for key in ["j", "j", "pagedown", "G", "g", "pagedown", "k"]:
                 if app.store.indexing or app.store.stage != "done":
                     busy += 1
-                t0 = time.perf_counter()
                 await pilot.press(key)
-                worst = max(worst, time.perf_counter() - t0)
             assert busy > 0          # keys were pressed while background work ran
-            assert worst < 0.5, worst
+            lat = sorted(_TimedList.latencies)
+            assert len(lat) >= 5
+            assert lat[len(lat) // 2] < 0.25 and lat[-1] < 1.5, lat
             await pilot.press("escape")             # cancels what is still running
             assert app.store.cancel.is_set()
             t0 = time.perf_counter()
@@ -246,6 +266,5 @@ def test_big_file_stays_responsive_while_indexing():
                     time.perf_counter() - t0 < 10:
                 await pilot.pause(0.05)
             assert app.store.stage in ("done", "cancelled")
-            await pilot.press("j")
             await pilot.press("q")
     asyncio.run(main())

@@ -19,7 +19,7 @@ VIEWS = {
     "findings": ["e"],
     "conversations": ["c", "b"],
     "help": ["question_mark"],
-    "fields": ["R", *"tcp.flags.s"],
+    "fields": ["R", "t", "c", "p", "full_stop", "f", "l", "a", "g", "s"],
 }
 
 

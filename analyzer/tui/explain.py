@@ -56,7 +56,7 @@ def explain_text(node: Node | None, findings: list[Finding]) -> Text:
         return out
     out.append(spec.name + "\n", HEAD)
     _line(out, "Filter", spec.abbrev)
-    if spec.ftype not in (FT.PROTOCOL, FT.NONE):
+    if spec.ftype not in (FT.PROTOCOL, FT.NONE) and node.value is not None:
         _line(out, "Value", safe(display_value(spec, node.value)))
     if node.size:
         _line(out, "Bytes", f"{node.size} at offset {node.pos}"

@@ -11,6 +11,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
+KEY_NAMES = {"question_mark": "?", "colon": ":", "apostrophe": "'", "asterisk": "*",
+             "minus": "-", "full_stop": ".", "slash": "/"}
+
+
+def key_text(keys: str) -> str:
+    """A binding's keys as a user types them ("question_mark" is "?")."""
+    return ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
+
+
 def bindings_table(groups: list[tuple[str, list[Binding]]]) -> Table:
     table = Table(box=None, show_header=False, padding=(0, 1))
     table.add_column(style="bold cyan", no_wrap=True)
@@ -18,8 +27,7 @@ def bindings_table(groups: list[tuple[str, list[Binding]]]) -> Table:
     for title, bindings in groups:
         table.add_row(Text(title, style="bold underline"), "")
         for b in bindings:
-            keys = ", ".join(k.strip() for k in b.key.split(","))
-            table.add_row(keys, b.description or b.action)
+            table.add_row(key_text(b.key), b.description or b.action)
     return table
 
 
