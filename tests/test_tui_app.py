@@ -268,3 +268,16 @@ def test_big_file_stays_responsive_while_indexing(monkeypatch):
             assert app.store.stage in ("done", "cancelled")
             await pilot.press("q")
     asyncio.run(main())
+
+
+def test_command_palette_lists_the_views():
+    async def body(app, pilot):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"View: Findings", "View: Conversations", "Go: Frame number"} <= set(titles)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"conversations")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ConversationsScreen)
+    run(DEMO, body)

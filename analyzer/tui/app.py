@@ -8,13 +8,15 @@ their progress (rows appear while the index grows). Esc cancels the background w
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 from textual import events
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import Footer
 
 from analyzer.textsafe import safe
@@ -135,10 +137,11 @@ class WirelensApp(App):
         if busy or plist.count != before:
             plist.refresh()
         self._status()
+        if self.selected is not None and self.selected < store.passed and \
+                self.query_one(DetailsTree).frame_root is None:
+            self._show_details()     # the in-order dissection has reached the selection
         if not busy and store.stage in ("done", "cancelled"):
             self._ticker.pause()
-            if self.selected is not None and self.query_one(DetailsTree).frame_root is None:
-                self._show_details()
 
     def _status(self) -> None:
         plist = self.query_one(PacketList)
@@ -208,6 +211,27 @@ class WirelensApp(App):
             details.select_node_for(best)
 
     # --- views and jumps -----------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): every view and jump as "category: action"."""
+        yield from super().get_system_commands(screen)
+        plist = self.query_one(PacketList)
+        yield SystemCommand("View: Findings", "Findings by severity, jump to frames",
+                            self.action_findings)
+        yield SystemCommand("View: Conversations", "TCP and UDP conversations, sortable",
+                            self.action_conversations)
+        yield SystemCommand("View: Field reference", "Every field and finding, explained",
+                            self.action_field_reference)
+        yield SystemCommand("Go: Frame number", "Go to a frame", self.action_goto)
+        yield SystemCommand("Go: Next finding", "The next frame a finding rests on",
+                            lambda: self.action_next_finding(1))
+        yield SystemCommand("Go: Next marked frame", "Jump to the next mark",
+                            plist.action_next_mark)
+        yield SystemCommand("Packets: Mark or unmark", "Toggle the mark on this frame",
+                            plist.action_mark)
+        yield SystemCommand("Packets: Time format", "Cycle the Time column's format",
+                            plist.action_time_format)
+        yield SystemCommand("Help: Keys", "Every key", self.action_help)
 
     def action_help(self) -> None:
         groups = [("Everywhere", list(self.BINDINGS)),
