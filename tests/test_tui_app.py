@@ -281,3 +281,22 @@ def test_command_palette_lists_the_views():
         await pilot.pause(0.3)
         assert isinstance(app.screen, ConversationsScreen)
     run(DEMO, body)
+
+
+def test_cli_opens_the_tui_on_a_terminal(monkeypatch, capsys):
+    import sys
+
+    import analyzer.tui.app as appmod
+    from analyzer import cli
+    opened: list[str] = []
+    monkeypatch.setattr(appmod.WirelensApp, "run",
+                        lambda self: opened.append(self.store.path))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    assert cli.main([]) == 0 and opened[-1] == str(DEMO)
+    assert cli.main([str(RESETS)]) == 0 and opened[-1] == str(RESETS)
+    assert cli.main([str(ROOT / "no-such.pcap")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    # `read` stays the batch path
+    assert cli.main(["read", "-r", str(RESETS), "-c", "1"]) == 0
+    assert capsys.readouterr().out.startswith("    1 ")
