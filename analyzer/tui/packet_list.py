@@ -213,8 +213,9 @@ class PacketList(ScrollView, can_focus=True):
         no = max(5, len(str(len(self.store))))
         t = {"ad": 26, "ud": 26, "e": 20, "a": 15, "u": 15}.get(self.time_format, 10)
         addr = 39 if w >= 180 else 22 if w >= 120 else 15
-        fixed = [no, t, addr, addr, 8, 6]
-        info = max(8, w - sum(fixed) - len(fixed))
+        length = 6 if w >= 100 else 0     # at 80 columns Info needs the room more
+        fixed = [no, t, addr, addr, 8, length]
+        info = max(8, w - sum(fixed) - sum(1 for x in fixed if x))
         return fixed + [info]
 
     def render_lines(self, crop):
@@ -247,6 +248,8 @@ class PacketList(ScrollView, can_focus=True):
     def _strip(cells, widths: list[int], style: Style, width: int) -> Strip:
         parts = []
         for i, (text, w) in enumerate(zip(cells, widths)):
+            if not w:
+                continue
             right = i in (0, 5)
             if right:
                 text = text.rjust(w)
