@@ -300,3 +300,19 @@ def test_cli_opens_the_tui_on_a_terminal(monkeypatch, capsys):
     # `read` stays the batch path
     assert cli.main(["read", "-r", str(RESETS), "-c", "1"]) == 0
     assert capsys.readouterr().out.startswith("    1 ")
+
+
+def test_save_writes_the_marked_frames(tmp_path):
+    out = tmp_path / "marked.pcapng"
+
+    async def body(app, pilot):
+        await pilot.press("j", "m", "j", "j", "m", "w")
+        inp = app.screen.query_one("#save-input")
+        inp.value = str(out)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+    run(DEMO, body)
+    from analyzer.capture.index import FrameIndex
+    src, got = FrameIndex(str(DEMO)).build(), FrameIndex(str(out)).build()
+    assert len(got) == 2
+    assert [got.frame(0), got.frame(1)] == [src.frame(1), src.frame(3)]

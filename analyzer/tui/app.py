@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from analyzer.capture import CaptureError
 from analyzer.textsafe import safe
 from dissectors.tree import Node
 
@@ -32,6 +33,7 @@ from .help_view import HelpScreen
 from .hexview import HexView
 from .packet_list import PacketList
 from .statusbar import StatusBar, status_text
+from .save import SaveScreen, write_frames
 from .store import Store
 
 TICK = 0.2             # seconds between progress updates
@@ -58,6 +60,7 @@ class WirelensApp(App):
         Binding("e", "findings", "Findings"),
         Binding("c", "conversations", "Conversations"),
         Binding("R", "field_reference", "Fields"),
+        Binding("w", "save", "Save"),
         Binding("escape", "cancel_work", "Cancel", show=False),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
@@ -291,6 +294,30 @@ class WirelensApp(App):
             if len(rows):
                 plist.go_row(int(rows[0]))
         self.push_screen(ConversationsScreen(self.store.cap), done)
+
+    def action_save(self) -> None:
+        """Write the marked frames (or, with none marked, the frames shown) to a file."""
+        plist = self.query_one(PacketList)
+        if plist.marks:
+            rows, what = sorted(plist.marks), f"{len(plist.marks)} marked frames"
+        else:
+            n = plist.count
+            rows = plist.view.tolist() if plist.view is not None else range(n)
+            what = f"{n} shown frames"
+
+        def done(path: str | None) -> None:
+            if path is not None:
+                self.run_worker(lambda: self._save_job(rows, path), thread=True,
+                                group="save", exit_on_error=False)
+        self.push_screen(SaveScreen(self.store.path, what), done)
+
+    def _save_job(self, rows, path: str) -> None:
+        try:
+            n = write_frames(self.store.index, rows, path, self.store.cancel)
+        except (CaptureError, OSError) as e:
+            self.call_from_thread(self.notify, f"Not saved: {e}", severity="error")
+            return
+        self.call_from_thread(self.notify, f"Saved {n} frames to {safe(path)}", timeout=3)
 
     def action_field_reference(self) -> None:
         self.push_screen(FieldRefScreen())
