@@ -114,6 +114,14 @@ def test_clicking_a_byte_selects_its_field():
         node = app.query_one(DetailsTree).cursor_node.data
         assert node.spec.abbrev == "ip.proto"
         assert hexv.span == (23, 24)
+        # a real click: hex pane line 2 (bytes 8-15 at 80 columns), the last byte's digits
+        assert hexv.per_line == 8
+        await pilot.click(HexView, offset=(5 + 3 * 7 + 1, 2))
+        await pilot.pause(0.2)
+        assert app.query_one(DetailsTree).cursor_node.data.pos <= 15 < \
+            app.query_one(DetailsTree).cursor_node.data.pos + \
+            app.query_one(DetailsTree).cursor_node.data.size
+        assert hexv.span[0] <= 15 < hexv.span[1]
     run(DEMO, body)
 
 
@@ -316,3 +324,18 @@ def test_save_writes_the_marked_frames(tmp_path):
     src, got = FrameIndex(str(DEMO)).build(), FrameIndex(str(out)).build()
     assert len(got) == 2
     assert [got.frame(0), got.frame(1)] == [src.frame(1), src.frame(3)]
+
+
+def test_follow_stream():
+    async def body(app, pilot):
+        await pilot.press("colon", "3", "9", "enter")    # HTTP on tcp.stream 1
+        await pilot.press("F")
+        from analyzer.tui.follow_view import FollowScreen
+        assert isinstance(app.screen, FollowScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "TCP stream 1" in text and "GET /" in text and "HTTP/1.1 200" in text
+        await pilot.press("escape", "colon", "1", "enter", "F")   # a DNS frame: no TCP
+        assert not isinstance(app.screen, FollowScreen)
+    run(DEMO, body)

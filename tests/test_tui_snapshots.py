@@ -19,6 +19,7 @@ VIEWS = {
     "findings": ["e"],
     "conversations": ["c", "b"],
     "help": ["question_mark"],
+    "follow": ["colon", "3", "9", "enter", "F"],
     "fields": ["R", "t", "c", "p", "full_stop", "f", "l", "a", "g", "s"],
 }
 
@@ -40,5 +41,6 @@ def test_snapshot(snap_compare, view, size):
     async def before(pilot) -> None:
         await settled(pilot)
         await pilot.press(*VIEWS[view])
+        await pilot.app.workers.wait_for_complete()
         await pilot.pause(0.3)
     assert snap_compare(WirelensApp(DEMO), terminal_size=size, run_before=before)

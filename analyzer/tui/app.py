@@ -28,6 +28,7 @@ from .details import DetailsTree
 from .explain import ExplainPane
 from .fieldref_view import FieldRefScreen
 from .findings_view import FindingsScreen
+from .follow_view import FollowScreen
 from .goto import GoToScreen
 from .help_view import HelpScreen
 from .hexview import HexView
@@ -61,6 +62,7 @@ class WirelensApp(App):
         Binding("c", "conversations", "Conversations"),
         Binding("R", "field_reference", "Fields"),
         Binding("w", "save", "Save"),
+        Binding("F", "follow", "Follow stream", show=False),
         Binding("escape", "cancel_work", "Cancel", show=False),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
@@ -294,6 +296,26 @@ class WirelensApp(App):
             if len(rows):
                 plist.go_row(int(rows[0]))
         self.push_screen(ConversationsScreen(self.store.cap), done)
+
+    def action_follow(self) -> None:
+        """Follow the TCP stream of the selected frame."""
+        if not self._need_analysis():
+            return
+        row = self.selected
+        cols = self.store.cap.cols
+        if row is None or int(cols.ip_proto[row]) != 6 or int(cols.stream[row]) < 0:
+            self.notify("Follow stream needs a TCP frame", timeout=2)
+            return
+        stream = int(cols.stream[row])
+        t = self.store.cap.conversations
+        idx = np.flatnonzero((t.proto == 6) & (t.stream == stream))
+        title = f"TCP stream {stream}"
+        if len(idx):
+            i = int(idx[0])
+            a, b = t.endpoint(i, "a"), t.endpoint(i, "b")
+            client, server = (a, b) if t.client_is_a[i] else (b, a)
+            title += f": {client} (red) ↔ {server} (blue)"
+        self.push_screen(FollowScreen(self.store, stream, title))
 
     def action_save(self) -> None:
         """Write the marked frames (or, with none marked, the frames shown) to a file."""

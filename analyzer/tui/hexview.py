@@ -18,8 +18,13 @@ HIGHLIGHT = Style(reverse=True, bold=True)
 OFFSET = Style(dim=True)
 
 
+def _line_width(n: int) -> int:
+    """Cells a line of n bytes takes: offset, hex (a middle gap at 16), ASCII."""
+    return 5 + 3 * n + (1 if n == 16 else 0) + 1 + n
+
+
 class HexView(ScrollView, can_focus=True):
-    """offset  hex bytes  ascii, 16 bytes a line (8 when the pane is narrow)."""
+    """offset, hex bytes, ASCII: 16 bytes a line (8 when the pane is narrow)."""
 
     class ByteClicked(Message):
         """The user clicked byte `offset` of data source `src`."""
@@ -41,7 +46,9 @@ class HexView(ScrollView, can_focus=True):
 
     @property
     def per_line(self) -> int:
-        return 16 if self.size.width >= 75 else 8
+        """16 bytes a line when they fit, else 8 (or 4 in a very narrow pane)."""
+        width = self.scrollable_content_region.width
+        return next((n for n in (16, 8) if _line_width(n) <= width), 4)
 
     def show(self, frame: bytes, extra: list[tuple[str, bytes]]) -> None:
         self.sources = [("Frame", frame), *extra]
@@ -84,16 +91,17 @@ class HexView(ScrollView, can_focus=True):
             return Strip.blank(width)
         chunk = data[start:start + n]
         lo, hi = self.span
-        segs = [Segment(f"{start:04x}  ", OFFSET)]
-        for i, b in enumerate(chunk):
+        segs = [Segment(f"{start:04x} ", OFFSET)]
+        for i in range(n):
             at = start + i
             style = HIGHLIGHT if lo <= at < hi else Style()
-            sep = " " if i != n // 2 - 1 else "  "
-            segs.append(Segment(f"{b:02x}", style))
-            segs.append(Segment(sep, style if lo <= at + 1 < hi and i != len(chunk) - 1
-                                else Style()))
-        pad = (n - len(chunk)) * 3 + (1 if len(chunk) < n // 2 else 0)
-        segs.append(Segment(" " * pad + " "))
+            text = f"{chunk[i]:02x}" if i < len(chunk) else "  "
+            gap = " " if n == 16 and i == 7 else ""
+            segs.append(Segment(" ", style if lo < at < hi and i else Style()))
+            segs.append(Segment(text, style if i < len(chunk) else Style()))
+            if gap:
+                segs.append(Segment(gap))
+        segs.append(Segment(" "))
         for i, b in enumerate(chunk):
             at = start + i
             ch = chr(b) if 32 <= b < 127 else "."
@@ -106,12 +114,14 @@ class HexView(ScrollView, can_focus=True):
         if line < 0:
             return
         n = self.per_line
-        x = event.x - 6
-        hex_width = n * 3 + 1
+        x = event.x - 5                     # after "0000 "
+        hex_width = 3 * n + (1 if n == 16 else 0)
         if 0 <= x < hex_width:
-            i = (x - (1 if x > n // 2 * 3 else 0)) // 3
-        elif hex_width <= x < hex_width + n:
-            i = x - hex_width
+            if n == 16 and x >= 24:
+                x -= 1
+            i = x // 3
+        elif hex_width + 1 <= x < hex_width + 1 + n:
+            i = x - hex_width - 1
         else:
             return
         offset = line * n + max(0, min(i, n - 1))

@@ -144,7 +144,7 @@ class PacketList(ScrollView, can_focus=True):
         self.refresh()
 
     def _page(self) -> int:
-        return max(1, self.size.height - 2)
+        return max(1, self.scrollable_content_region.height - 2)
 
     def go(self, pos: int) -> None:
         if not self.count:
@@ -159,7 +159,7 @@ class PacketList(ScrollView, can_focus=True):
     def _follow(self) -> None:
         """Scroll so the cursor's line is visible (line 0 is the heading)."""
         top = int(self.scroll_offset.y)
-        body = max(1, self.size.height - 1)
+        body = max(1, self.scrollable_content_region.height - 1)
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
         elif self.cursor >= top + body:
