@@ -339,3 +339,16 @@ def test_follow_stream():
         await pilot.press("escape", "colon", "1", "enter", "F")   # a DNS frame: no TCP
         assert not isinstance(app.screen, FollowScreen)
     run(DEMO, body)
+
+
+def test_statistics_view():
+    async def body(app, pilot):
+        await pilot.press("s")
+        from analyzer.tui.stats_view import StatsScreen
+        assert isinstance(app.screen, StatsScreen)
+        text = screen_text(app)
+        n = len(app.store)
+        assert f"{n} frames" in text and "TCP" in text and "10.77.2.2" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, StatsScreen)
+    run(DEMO, body)

@@ -19,6 +19,7 @@ VIEWS = {
     "findings": ["e"],
     "conversations": ["c", "b"],
     "help": ["question_mark"],
+    "statistics": ["s"],
     "follow": ["colon", "3", "9", "enter", "F"],
     "fields": ["R", "t", "c", "p", "full_stop", "f", "l", "a", "g", "s"],
 }

@@ -35,6 +35,7 @@ from .hexview import HexView
 from .packet_list import PacketList
 from .statusbar import StatusBar, status_text
 from .save import SaveScreen, write_frames
+from .stats_view import StatsScreen
 from .store import Store
 
 TICK = 0.2             # seconds between progress updates
@@ -63,6 +64,7 @@ class WirelensApp(App):
         Binding("R", "field_reference", "Fields"),
         Binding("w", "save", "Save"),
         Binding("F", "follow", "Follow stream", show=False),
+        Binding("s", "statistics", "Statistics", show=False),
         Binding("escape", "cancel_work", "Cancel", show=False),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
@@ -225,6 +227,10 @@ class WirelensApp(App):
                             self.action_findings)
         yield SystemCommand("View: Conversations", "TCP and UDP conversations, sortable",
                             self.action_conversations)
+        yield SystemCommand("View: Statistics", "Protocols, senders, totals",
+                            self.action_statistics)
+        yield SystemCommand("View: Follow TCP stream", "The selected frame's connection",
+                            self.action_follow)
         yield SystemCommand("View: Field reference", "Every field and finding, explained",
                             self.action_field_reference)
         yield SystemCommand("Go: Frame number", "Go to a frame", self.action_goto)
@@ -296,6 +302,10 @@ class WirelensApp(App):
             if len(rows):
                 plist.go_row(int(rows[0]))
         self.push_screen(ConversationsScreen(self.store.cap), done)
+
+    def action_statistics(self) -> None:
+        if self._need_analysis():
+            self.push_screen(StatsScreen(self.store.cap))
 
     def action_follow(self) -> None:
         """Follow the TCP stream of the selected frame."""
