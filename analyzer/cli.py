@@ -30,6 +30,8 @@ def _read_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-E", dest="fieldopts", action="append", default=[], metavar="OPT",
                    help="header=y|n, separator=/t|/s|C, occurrence=f|l|a, aggregator=C, "
                         "quote=d|s|n")
+    p.add_argument("-Y", dest="display_filter", metavar="FILTER",
+                   help="show only frames matching this Wireshark display filter")
     p.add_argument("-V", dest="verbose", action="store_true", help="print the full tree")
     p.add_argument("-x", dest="hex", action="store_true", help="print a hex and ASCII dump")
     p.add_argument("-P", dest="print_summary", action="store_true",

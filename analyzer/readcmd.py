@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from dissectors import CaptureState, dissect_frame
 from dissectors.frame import COLUMNS
@@ -16,6 +17,9 @@ from .capture import CaptureError, open_capture, open_writer
 from .engine.annotate import SequenceAnnotator
 from .output import (FieldsFormat, UsageError, check_fields, fields_line, hex_text,
                      json_packet, tree_text)
+
+if TYPE_CHECKING:
+    from .filter import DisplayFilter
 
 # Fields whose values come from the packet context, so no tree is needed to print them.
 _NO_TREE_FIELDS = {spec.abbrev for spec in COLUMNS.values()}
@@ -64,7 +68,9 @@ def run_read(args: argparse.Namespace) -> int:
             finder = FindingAnnotator(first_pass(args.file, keylog=keys))
         except CaptureError as e:
             raise UsageError(str(e)) from None
-    if args.format == "fields" and not args.write and args.file != "-" and not two_pass and \
+    display = _display_filter(args)
+    if display is None and args.format == "fields" and not args.write and \
+            args.file != "-" and not two_pass and \
             _column_backed(args.fields, fmt):
         served = _fields_from_columns(args, fmt)
         if served is not None:
@@ -84,7 +90,7 @@ def run_read(args: argparse.Namespace) -> int:
                 raise UsageError(str(e)) from None
             except OSError as e:
                 raise UsageError(f"cannot write {args.write}: {e.strerror or e}") from None
-        n = _loop(args, reader, writer, fmt, out, finder)
+        n = _loop(args, reader, writer, fmt, out, finder, display)
     finally:
         if writer is not None:
             writer.close()
@@ -94,6 +100,18 @@ def run_read(args: argparse.Namespace) -> int:
         print(f"wirelens: {args.file}: {reader.error}", file=sys.stderr)
         return 2 if n == 0 else 0
     return 0
+
+
+def _display_filter(args: argparse.Namespace) -> DisplayFilter | None:
+    """The compiled -Y filter; a bad one is the usual one-line error plus the filter text
+    and a caret under the problem, exit status 2."""
+    if not getattr(args, "display_filter", None):
+        return None
+    from .filter import FilterError, compile_filter
+    try:
+        return compile_filter(args.display_filter)
+    except FilterError as e:
+        raise UsageError(str(e)) from None
 
 
 def _column_backed(names: list[str], fmt: FieldsFormat) -> bool:
@@ -123,8 +141,12 @@ def _fields_from_columns(args: argparse.Namespace, fmt: FieldsFormat) -> int | N
     return 0
 
 
-def _loop(args, reader, writer, fmt: FieldsFormat, out, finder=None) -> int:
-    want_tree = args.verbose or args.format == "json" or (
+def _loop(args, reader, writer, fmt: FieldsFormat, out, finder=None,
+          display: DisplayFilter | None = None) -> int:
+    """tshark's single pass: each frame dissected in order; with -Y the filter sees the
+    tcp.analysis items computed so far, and frames it rejects are neither printed nor
+    written (but still count for -c, which counts frames read, as tshark's)."""
+    want_tree = display is not None or args.verbose or args.format == "json" or (
         args.format == "fields" and not set(args.fields) <= _NO_TREE_FIELDS)
     summary = args.format == "text" and (writer is None or args.print_summary) and \
         (not args.hex or args.print_summary or args.verbose)
@@ -157,6 +179,11 @@ def _loop(args, reader, writer, fmt: FieldsFormat, out, finder=None) -> int:
             finder(root, pkt)
         if first_ns is None:
             first_ns = prev_ns = f.ts_ns
+        if display is not None and not display.match(root, pkt, f.data):
+            prev_ns = f.ts_ns
+            if args.count is not None and n >= args.count:
+                break
+            continue
         disp_ns = state.prev_displayed_ts_ns if state.prev_displayed_ts_ns is not None \
             else f.ts_ns
         digits = precision.get(f.iface)
