@@ -352,3 +352,24 @@ def test_statistics_view():
         await pilot.press("escape")
         assert not isinstance(app.screen, StatsScreen)
     run(DEMO, body)
+
+
+def test_a_failing_background_job_is_reported(monkeypatch):
+    from analyzer.tui.store import Store
+
+    def broken(self, on_progress=None):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(Store, "analyze", broken)
+
+    async def main():
+        app = WirelensApp(RESETS)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(40):
+                await pilot.pause(0.05)
+                if app.store.error:
+                    break
+            assert "analysis failed" in app.store.error and "boom" in app.store.error
+            assert "analysis failed" in str(app.query_one("#status").render())
+            await pilot.press("j")                       # the list still works
+            assert app.query_one(PacketList).cursor == 1
+    asyncio.run(main())

@@ -20,6 +20,8 @@ VIEWS = {
     "conversations": ["c", "b"],
     "help": ["question_mark"],
     "statistics": ["s"],
+    "filter-error": ["slash", "t", "c", "p", "full_stop", "p", "o", "r", "x"],
+    "filtered": ["slash", "d", "n", "s", "enter"],
     "follow": ["colon", "3", "9", "enter", "F"],
     "fields": ["R", "t", "c", "p", "full_stop", "f", "l", "a", "g", "s"],
 }

@@ -1,13 +1,17 @@
-"""The wirelens terminal UI: packet list, details tree, hex and explain panes, status bar,
-and the Findings, Conversations, Field reference and Help views.
+"""The wirelens terminal UI: filter bar, packet list, details tree, hex and explain panes,
+status bar, and the Findings, Conversations, Follow stream, Statistics, Field reference and
+Help views.
 
 The capture is opened by a Store (store.py) whose three background jobs run in Textual
-thread workers: indexing, the first pass, and the in-order dissection. A timer takes in
-their progress (rows appear while the index grows). Esc cancels the background work.
+thread workers: indexing, the first pass, and the in-order dissection; filters run in a
+fourth. A timer takes in their progress (rows appear while the index grows). Esc cancels
+a running filter, else the background work.
 """
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,8 +22,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
 
 from analyzer.capture import CaptureError
+from analyzer.engine.firstpass import Cancelled, register_analyzers
+from analyzer.filter import FilterCancelled, FilterError, compile_filter
 from analyzer.textsafe import safe
 from dissectors.tree import Node
 
@@ -29,6 +36,7 @@ from .explain import ExplainPane
 from .fieldref_view import FieldRefScreen
 from .findings_view import FindingsScreen
 from .follow_view import FollowScreen
+from .filterbar import FilterBar, filter_for
 from .goto import GoToScreen
 from .help_view import HelpScreen
 from .hexview import HexView
@@ -36,7 +44,7 @@ from .packet_list import PacketList
 from .statusbar import StatusBar, status_text
 from .save import SaveScreen, write_frames
 from .stats_view import StatsScreen
-from .store import Store
+from .store import FilterSource, Store
 
 TICK = 0.2             # seconds between progress updates
 # The background jobs are Python threads; a shorter GIL switch interval lets the UI thread
@@ -55,6 +63,8 @@ class WirelensApp(App):
     TITLE = "wirelens"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        Binding("slash", "filter", "Filter"),
+        Binding("f", "prepare_filter", "Prepare filter", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("colon,ctrl+g", "goto", "Go to"),
         Binding("n", "next_finding(1)", "Next finding", show=False),
@@ -72,14 +82,19 @@ class WirelensApp(App):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__()
+        register_analyzers()     # wirelens.* findings are filter fields
         self.store = Store(str(path))
         self.selected: int | None = None
         self.frame_findings: list = []
         self._details_timer = None
+        self.filter_text = ""
+        self.filter_progress: float | None = None
+        self._filter_cancel = threading.Event()
 
     # --- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        yield FilterBar(id="filterbar")
         yield PacketList(self.store, id="packets")
         with Horizontal(id="lower"):
             yield DetailsTree(id="details")
@@ -93,6 +108,7 @@ class WirelensApp(App):
         self._switch = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
         self.title = f"wirelens {safe(Path(self.store.path).name)}"
+        self.query_one(FilterBar).display = False
         self.query_one(PacketList).focus()
         self.run_worker(self._index_job, thread=True, group="index", exit_on_error=False)
         self.run_worker(self._analysis_job, thread=True, group="analysis", exit_on_error=False)
@@ -125,6 +141,16 @@ class WirelensApp(App):
     def _dissect_job(self) -> None:
         self.store.dissect_in_order()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A background job that failed says so in the status bar instead of hanging."""
+        if event.state == WorkerState.ERROR:
+            err = event.worker.error
+            self.store.error = f"{event.worker.group} failed: {safe(repr(err))}"
+            if event.worker.group == "analysis":
+                self.store.stage = "cancelled"
+            self.notify(self.store.error, severity="error", timeout=5)
+            self._status()
+
     def _analysis_done(self) -> None:
         self.query_one(PacketList).refresh()
         if self.selected is not None:
@@ -140,7 +166,8 @@ class WirelensApp(App):
             plist.cursor = plist.cursor     # announce the first row
         store = self.store
         busy = store.indexing or store.stage not in ("done", "cancelled") or \
-            (store.passed < len(store) and not store.cancel.is_set())
+            (store.passed < len(store) and not store.cancel.is_set()) or \
+            self.filter_progress is not None
         if busy or plist.count != before:
             plist.refresh()
         self._status()
@@ -152,10 +179,17 @@ class WirelensApp(App):
 
     def _status(self) -> None:
         plist = self.query_one(PacketList)
-        self.query_one(StatusBar).update(status_text(self.store, plist.count, len(plist.marks)))
+        text = status_text(self.store, plist.count, len(plist.marks), self.filter_text)
+        if self.filter_progress is not None:
+            text.append(f"  filtering {self.filter_progress:.0%} (Esc cancels)", "yellow")
+        self.query_one(StatusBar).update(text)
 
     def action_cancel_work(self) -> None:
-        """Esc: stop indexing and analysis (what is done so far stays usable)."""
+        """Esc: stop a running filter, else indexing and analysis (what is done so far
+        stays usable)."""
+        if self.filter_progress is not None:
+            self._filter_cancel.set()
+            return
         if self.store.indexing or self.store.stage not in ("done", "cancelled") or \
                 self.store.passed < len(self.store):
             self.store.cancel.set()
@@ -216,6 +250,72 @@ class WirelensApp(App):
                     best = n
         if best is not None:
             details.select_node_for(best)
+
+    # --- filtering -------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open()
+
+    def action_prepare_filter(self) -> None:
+        """f: the selected field as a filter in the bar, to edit before applying."""
+        node = self.query_one(DetailsTree).cursor_node
+        text = filter_for(node.data) if node is not None and node.data is not None else ""
+        self.query_one(FilterBar).open(text or None)
+
+    def on_details_tree_apply_filter(self, message: DetailsTree.ApplyFilter) -> None:
+        text = filter_for(message.node)
+        if text:
+            self.apply_filter(text)
+
+    def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
+        self.apply_filter(message.text)
+
+    def apply_filter(self, text: str) -> None:
+        """Show only the frames a display filter matches ("" shows all), in a worker."""
+        self._filter_cancel.set()
+        self._filter_cancel = cancel = threading.Event()
+        if not text:
+            self.filter_text = ""
+            self.query_one(PacketList).set_view(None)
+            self._status()
+            return
+        try:
+            flt = compile_filter(text)
+        except FilterError as e:
+            self.notify(e.message, severity="error", timeout=3)
+            return
+        self.filter_progress = 0.0
+        self._status()
+        self.run_worker(lambda: self._filter_job(flt, cancel), thread=True, group="filter",
+                        exit_on_error=False)
+
+    def _filter_job(self, flt, cancel: threading.Event) -> None:
+        store = self.store
+        while store.cap is None and not cancel.is_set() and store.stage != "cancelled":
+            time.sleep(0.05)      # the columns a filter reads come from the first pass
+
+        def progress(done: int, total: int) -> None:
+            self.filter_progress = done / total if total else 1.0
+
+        try:
+            if store.cap is None:
+                raise FilterCancelled(flt.text)
+            mask = flt.select(FilterSource(store, cancel), progress, cancel)
+        except (FilterCancelled, Cancelled):
+            self.call_from_thread(self._filter_done, None, flt.text, cancel)
+            return
+        self.call_from_thread(self._filter_done, np.flatnonzero(mask), flt.text, cancel)
+
+    def _filter_done(self, rows: np.ndarray | None, text: str, cancel: threading.Event) -> None:
+        if cancel is not self._filter_cancel:
+            return              # a newer filter replaced this one
+        self.filter_progress = None
+        if rows is None:
+            self.notify("Filter cancelled", timeout=2)
+        else:
+            self.filter_text = text
+            self.query_one(PacketList).set_view(rows)
+        self._status()
 
     # --- views and jumps -----------------------------------------------------------------
 
@@ -295,12 +395,7 @@ class WirelensApp(App):
             if picked is None:
                 return
             proto, stream = picked
-            cols = self.store.cap.cols
-            rows = np.flatnonzero((cols.stream == stream) &
-                                  (cols.ip_proto == (6 if proto == "tcp" else 17)))
-            plist = self.query_one(PacketList)
-            if len(rows):
-                plist.go_row(int(rows[0]))
+            self.apply_filter(f"{proto}.stream == {stream}")
         self.push_screen(ConversationsScreen(self.store.cap), done)
 
     def action_statistics(self) -> None:

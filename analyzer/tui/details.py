@@ -39,12 +39,21 @@ class DetailsTree(Tree[Node]):
     BINDINGS = [
         Binding("asterisk,E", "expand_all", "Expand all"),
         Binding("minus,C", "collapse_all", "Collapse all"),
+        Binding("enter", "apply_filter", "Apply as filter"),
+        Binding("space", "toggle_node", "Open/close", show=False),
     ]
 
     class FieldSelected(Message):
         """A tree item was highlighted: the hex and explain panes follow it."""
 
         def __init__(self, node: Node | None) -> None:
+            super().__init__()
+            self.node = node
+
+    class ApplyFilter(Message):
+        """Enter on a field: filter the packet list on it (Wireshark's Apply as Filter)."""
+
+        def __init__(self, node: Node) -> None:
             super().__init__()
             self.node = node
 
@@ -92,6 +101,11 @@ class DetailsTree(Tree[Node]):
     def _move_to(self, item: TreeNode[Node]) -> None:
         self.move_cursor(item)
         self.scroll_to_node(item, animate=False)
+
+    def action_apply_filter(self) -> None:
+        item = self.cursor_node
+        if item is not None and item.data is not None:
+            self.post_message(self.ApplyFilter(item.data))
 
     def action_expand_all(self) -> None:
         self.root.expand_all()

@@ -127,7 +127,8 @@ class Store:
         self.error: str | None = None
         self.started = time.monotonic()
         self._lock = threading.Lock()          # guards self.state
-        self._ui_waiting = 0                   # the UI thread wants the lock: worker yields
+        self._ui_waiting = 0                   # a reader wants the lock: the worker yields
+        self._waiting_lock = threading.Lock()  # the UI and a filter worker both count
         self._quiet_until = 0.0                # the user is active: worker rests until then
         self._rows: OrderedDict[int, tuple[str, str, str, str, str]] = OrderedDict()
         self._annotate: ColumnAnnotator | None = None
@@ -224,11 +225,15 @@ class Store:
     def hold(self) -> Iterator[None]:
         """While the UI draws a screenful of rows, the in-order worker stays paused, so
         each row's dissection does not wait for one of its batches."""
-        self._ui_waiting += 1
+        self._wait(1)
         try:
             yield
         finally:
-            self._ui_waiting -= 1
+            self._wait(-1)
+
+    def _wait(self, step: int) -> None:
+        with self._waiting_lock:
+            self._ui_waiting += step
 
     def __len__(self) -> int:
         return len(self.index)
@@ -257,11 +262,12 @@ class Store:
                                    self.digits(int(self.index.ifaces[row])))
 
     def dissect(self, row: int, tree: bool = True) -> tuple[Node | None, Packet, bytes]:
-        """Dissect one frame the in-order pass has passed, for display (UI thread)."""
+        """Dissect one frame the in-order pass has passed, for display (the UI thread, or
+        a filter worker through FilterSource)."""
         idx = self.index
         f = idx.raw_frame(row)
         prev = int(idx.ts_ns[row - 1]) if row > 0 else f.ts_ns
-        self._ui_waiting += 1
+        self._wait(1)
         try:
             with self._lock:
                 root, pkt = dissect_frame(
@@ -270,7 +276,7 @@ class Store:
                     iface_name=self._iface_name(f.iface), state=self.state, tree=tree,
                     prev_ts_ns=prev, prev_displayed_ts_ns=prev)
         finally:
-            self._ui_waiting -= 1
+            self._wait(-1)
         if self._annotate is not None:
             self._annotate(root, pkt)
             if tree and self._findings is not None:
@@ -347,6 +353,28 @@ def _trim_heap() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+class FilterSource:
+    """What DisplayFilter.select reads (analyzer.filter.FrameStore), over a Store: the
+    first pass's columns, and frames dissected for display once the in-order dissection
+    has passed them (a filter that needs trees follows that pass; cancel stops the wait)."""
+
+    def __init__(self, store: Store, cancel: threading.Event) -> None:
+        cap = store.cap
+        assert cap is not None, "filters run once the first pass is done"
+        self.store, self.cancel = store, cancel
+        self.index, self.cols, self.tcp_bits = store.index, cap.cols, cap.tcp_bits
+        self.finding_rows = cap.finding_rows
+
+    def dissect(self, i: int) -> tuple[Node | None, Packet]:
+        while i >= self.store.passed and not self.cancel.is_set() and \
+                not self.store.cancel.is_set():
+            time.sleep(0.01)
+        if i >= self.store.passed:
+            raise Cancelled    # the in-order dissection stopped short of this frame
+        root, pkt, _ = self.store.dissect(i, tree=True)
+        return root, pkt
 
 
 _PROTOCOL_RULES = {"ARP": "arp", "ICMP": "icmp", "ICMPv6": "icmp", "DNS": "dns",
