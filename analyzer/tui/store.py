@@ -143,6 +143,7 @@ class Store:
             self.fraction = done / total if total else 0.0
             if on_progress is not None:
                 on_progress()
+            self._rest()
         self.index.build(progress=progress, cancel=self.cancel)
         if self.index.error:
             self.error = self.index.error
@@ -158,6 +159,7 @@ class Store:
             self.stage, self.fraction = stage, fraction
             if on_progress is not None:
                 on_progress()
+            self._rest()
         try:
             cap = first_pass(self.index, cancel=self.cancel, progress=progress)
         except Cancelled:
@@ -206,9 +208,9 @@ class Store:
                         break
                 self.passed = i
             self.index.release(start, i)   # pages behind us: see analyze()
-            while (self._ui_waiting or time.monotonic() < self._quiet_until) and \
-                    not self.cancel.is_set():
-                time.sleep(0.002)   # the user is waiting for a screen: let it have the CPU
+            while self._ui_waiting and not self.cancel.is_set():
+                time.sleep(0.0005)   # a screen is being drawn: let it have the state
+            self._rest()
             now = time.monotonic()
             if on_progress is not None and now - last_report > 0.1:
                 last_report = now
@@ -216,9 +218,15 @@ class Store:
 
     # --- reading -----------------------------------------------------------------------------
 
+    def _rest(self) -> None:
+        """Called by the background jobs between batches: while the user is waiting for
+        an answer, a busy thread would share the interpreter with it, so it sleeps."""
+        while time.monotonic() < self._quiet_until and not self.cancel.is_set():
+            time.sleep(0.002)
+
     def user_active(self, seconds: float = QUIET) -> None:
-        """A key or click came in: the in-order worker rests a moment, so the answer to
-        it does not share the interpreter with a busy thread."""
+        """A key or click came in: the background jobs rest a moment at their next
+        batch boundary (see _rest)."""
         self._quiet_until = time.monotonic() + seconds
 
     @contextmanager
