@@ -375,3 +375,24 @@ def test_a_failing_background_job_is_reported(monkeypatch):
             await pilot.press("j")                       # the list still works
             assert app.query_one(PacketList).cursor == 1
     asyncio.run(main())
+
+
+def test_dns_transactions_view():
+    async def main():
+        app = WirelensApp(ROOT / "sample_pcaps" / "dns.pcap")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("D")
+            from analyzer.tui.dns_view import DnsScreen
+            assert isinstance(app.screen, DnsScreen)
+            txs = app.screen.txs
+            assert len(txs) == len(app.store.cap.dns.transactions) > 0
+            await pilot.press("l")                   # slowest (and unanswered) first
+            assert txs[0].response_frame == 0 or all(
+                t.response_ts - t.first_ts <= txs[0].response_ts - txs[0].first_ts
+                for t in txs if t.response_frame)
+            assert "No such name" in screen_text(app)
+            target = app.screen.txs[0].query_frames[0] - 1
+            await pilot.press("enter")
+            assert app.query_one(PacketList).selected_row == target
+    asyncio.run(main())

@@ -20,6 +20,7 @@ VIEWS = {
     "conversations": ["c", "b"],
     "help": ["question_mark"],
     "statistics": ["s"],
+    "dns": ["D"],
     "filter-error": ["slash", "t", "c", "p", "full_stop", "p", "o", "r", "x"],
     "filtered": ["slash", "d", "n", "s", "enter"],
     "follow": ["colon", "3", "9", "enter", "F"],

@@ -32,6 +32,7 @@ from dissectors.tree import Node
 
 from .conversations_view import ConversationsScreen
 from .details import DetailsTree
+from .dns_view import DnsScreen
 from .explain import ExplainPane
 from .fieldref_view import FieldRefScreen
 from .findings_view import FindingsScreen
@@ -75,6 +76,7 @@ class WirelensApp(App):
         Binding("w", "save", "Save"),
         Binding("F", "follow", "Follow stream", show=False),
         Binding("s", "statistics", "Statistics", show=False),
+        Binding("D", "dns", "DNS", show=False),
         Binding("escape", "cancel_work", "Cancel", show=False),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
@@ -327,6 +329,8 @@ class WirelensApp(App):
                             self.action_findings)
         yield SystemCommand("View: Conversations", "TCP and UDP conversations, sortable",
                             self.action_conversations)
+        yield SystemCommand("View: DNS transactions", "Queries, answers, lookup times",
+                            self.action_dns)
         yield SystemCommand("View: Statistics", "Protocols, senders, totals",
                             self.action_statistics)
         yield SystemCommand("View: Follow TCP stream", "The selected frame's connection",
@@ -397,6 +401,15 @@ class WirelensApp(App):
             proto, stream = picked
             self.apply_filter(f"{proto}.stream == {stream}")
         self.push_screen(ConversationsScreen(self.store.cap), done)
+
+    def action_dns(self) -> None:
+        if not self._need_analysis():
+            return
+
+        def done(row: int | None) -> None:
+            if row is not None:
+                self.query_one(PacketList).go_row(row)
+        self.push_screen(DnsScreen(self.store.cap), done)
 
     def action_statistics(self) -> None:
         if self._need_analysis():
