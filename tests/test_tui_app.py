@@ -396,3 +396,15 @@ def test_dns_transactions_view():
             await pilot.press("enter")
             assert app.query_one(PacketList).selected_row == target
     asyncio.run(main())
+
+
+def test_tls_handshakes_view():
+    async def body(app, pilot):
+        await pilot.press("T")
+        from analyzer.tui.tls_view import TlsScreen
+        assert isinstance(app.screen, TlsScreen)
+        h = app.screen.hs[0]
+        assert "www.lab.test" in screen_text(app) and h.version in screen_text(app)
+        await pilot.press("enter")
+        assert app.query_one(PacketList).selected_row == min(h.frames.values()) - 1
+    run(DEMO, body)

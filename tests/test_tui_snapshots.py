@@ -21,6 +21,7 @@ VIEWS = {
     "help": ["question_mark"],
     "statistics": ["s"],
     "dns": ["D"],
+    "tls": ["T"],
     "filter-error": ["slash", "t", "c", "p", "full_stop", "p", "o", "r", "x"],
     "filtered": ["slash", "d", "n", "s", "enter"],
     "follow": ["colon", "3", "9", "enter", "F"],

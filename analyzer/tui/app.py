@@ -46,6 +46,7 @@ from .statusbar import StatusBar, status_text
 from .save import SaveScreen, write_frames
 from .stats_view import StatsScreen
 from .store import FilterSource, Store
+from .tls_view import TlsScreen
 
 TICK = 0.2             # seconds between progress updates
 # The background jobs are Python threads; a shorter GIL switch interval lets the UI thread
@@ -77,6 +78,7 @@ class WirelensApp(App):
         Binding("F", "follow", "Follow stream", show=False),
         Binding("s", "statistics", "Statistics", show=False),
         Binding("D", "dns", "DNS", show=False),
+        Binding("T", "tls", "TLS", show=False),
         Binding("escape", "cancel_work", "Cancel", show=False),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
@@ -331,6 +333,8 @@ class WirelensApp(App):
                             self.action_conversations)
         yield SystemCommand("View: DNS transactions", "Queries, answers, lookup times",
                             self.action_dns)
+        yield SystemCommand("View: TLS handshakes", "Versions, server names, timings, alerts",
+                            self.action_tls)
         yield SystemCommand("View: Statistics", "Protocols, senders, totals",
                             self.action_statistics)
         yield SystemCommand("View: Follow TCP stream", "The selected frame's connection",
@@ -401,6 +405,15 @@ class WirelensApp(App):
             proto, stream = picked
             self.apply_filter(f"{proto}.stream == {stream}")
         self.push_screen(ConversationsScreen(self.store.cap), done)
+
+    def action_tls(self) -> None:
+        if not self._need_analysis():
+            return
+
+        def done(row: int | None) -> None:
+            if row is not None:
+                self.query_one(PacketList).go_row(row)
+        self.push_screen(TlsScreen(self.store.cap), done)
 
     def action_dns(self) -> None:
         if not self._need_analysis():
