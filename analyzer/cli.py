@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from .columns import TIME_FORMATS
@@ -81,10 +82,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEMO = Path(__file__).resolve().parent.parent / "sample_pcaps" / "demo.pcapng"
+
+
+def _run_tui(path: str) -> int:
+    """Open the terminal UI; a capture that cannot be opened is a one-line error."""
+    from .capture import CaptureError
+    try:
+        from .tui.app import run
+        return run(path)
+    except CaptureError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"{PROG}: {path}: {e.strerror or e}", file=sys.stderr)
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    # `wirelens FILE` (no command) reads the file, `wirelens -i IFACE` captures and
-    # `wirelens -D` lists interfaces; the TUI takes the first two over when it lands.
+    # `wirelens [FILE]` opens the TUI on a terminal (the demo capture without a FILE);
+    # with stdout redirected, `wirelens FILE` prints like `read` does.
+    interactive = sys.stdout.isatty() and sys.stdin.isatty()
+    if interactive and len(args_list) <= 1 and (
+            not args_list or args_list[0] not in ("read", "report", "-h", "--help")
+            and not args_list[0].startswith("-")):
+        return _run_tui(args_list[0] if args_list else str(DEMO))
     if args_list and args_list[0] not in ("read", "report", "-h", "--help") and \
             not args_list[0].startswith("-"):
         args_list = ["read", "-r", *args_list]

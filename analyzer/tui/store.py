@@ -1,0 +1,412 @@
+"""The store adapter: what the TUI reads about a capture, built in background threads.
+
+Three things run behind the screen, each in a worker thread the app starts:
+
+1. the frame index (analyzer.capture.index.FrameIndex) grows batch by batch, so No., Time
+   and Length of the first frames are on screen while the rest of the file is read;
+2. the first pass (engine.firstpass.first_pass on the built index): summary columns, TCP
+   analysis, conversations, findings;
+3. the in-order dissection: every frame once, in file order, with ONE CaptureState and no
+   tree, so per-capture dissector state (TCP relative sequence numbers, streams,
+   reassembly, DNS transactions) is right. A frame it has passed is `visited`; it is then
+   dissected again for display (Info, details tree) with that same state.
+
+Rows beyond the in-order dissection show Info as "…" (nothing is dissected ahead with a
+scratch state, so nothing on screen is provisional). The TCP analysis shown on a row comes
+from the first pass's per-frame columns (the same TcpAnalyzer `read` runs, frame for frame).
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from analyzer import columns, keylog
+from analyzer.capture.index import FrameIndex
+from analyzer.engine import tcp_analysis as ta
+from analyzer.engine.annotate import FindingAnnotator, SequenceAnnotator
+from analyzer.engine.firstpass import Capture, Cancelled, first_pass
+from analyzer.engine.summary import TRANSPORT
+from analyzer.textsafe import safe
+from dissectors import CaptureState, dissect_frame
+from dissectors.packet import Packet
+from dissectors.tree import Node
+
+PENDING = "…"          # Info of a frame the in-order dissection has not reached yet
+ROW_CACHE = 4096       # rendered rows kept (a few screens up and down)
+BATCH = 64             # frames dissected per hold of the state lock at most
+QUIET = 0.15           # seconds the in-order worker rests after each key or click
+
+# Colouring rules, Wireshark's defaults in their order (first match wins); the name is
+# the style class the packet list maps to colours (see packet_list.py).
+_BAD_TCP = np.uint32(0x7FFFFFFF & ~(ta.WINDOW_UPDATE | ta.KEEP_ALIVE | ta.KEEP_ALIVE_ACK))
+_ICMP_ERRORS = {1: {3, 4, 5, 11}, 58: {1, 2, 3, 4}}     # ip.proto -> error types
+
+
+@dataclass(frozen=True)
+class Row:
+    """One packet-list line's cells (already terminal-safe) and its colouring rule."""
+
+    number: int
+    time: str
+    source: str
+    destination: str
+    protocol: str
+    length: int
+    info: str
+    rule: str
+
+
+class _Recorded:
+    """The analyzer outputs one segment had, read back from the first pass's columns, in
+    the shape SequenceAnnotator's Info and tree code reads them."""
+
+    __slots__ = ("acks_frame", "ack_rtt_ns", "initial_rtt_ns", "bytes_in_flight",
+                 "push_bytes_sent", "dupack_num", "dupack_frame", "rto_ns", "rto_frame")
+
+
+class ColumnAnnotator(SequenceAnnotator):
+    """tcp.analysis.* on a re-dissected (visited) frame, from the first pass's TcpColumns
+    instead of feeding a TcpAnalyzer again (which only works in frame order)."""
+
+    def __init__(self, cap: Capture) -> None:  # noqa: D107 - no analyzer of its own
+        self.cap = cap
+        self.analyzer = _Recorded()   # type: ignore[assignment]
+
+    def __call__(self, root: Node | None, pkt: Packet) -> int:
+        row = pkt.number - 1
+        cap, t = self.cap, self.cap.tcp
+        if not 0 <= row < len(t.bits) or pkt.tcp is None:
+            return 0
+        stream = int(cap.cols.stream[row])
+        if stream < 0:
+            return 0
+        v = cap.tcp_values(stream)
+        i = v.at(row)
+        if i < 0 or not v.shown[i]:
+            return 0
+        bits = int(t.bits[row])
+        a = self.analyzer
+        a.acks_frame = int(v.acks_frame[i])
+        a.ack_rtt_ns = int(v.ack_rtt_ns[i])
+        a.initial_rtt_ns = cap.initial_rtt(row)
+        a.bytes_in_flight = int(v.bytes_in_flight[i])
+        a.push_bytes_sent = int(v.push_bytes[i])
+        a.rto_ns, a.rto_frame = int(v.rto_ns[i]), int(v.rto_frame[i])
+        a.dupack_num = a.dupack_frame = 0
+        k = int(np.searchsorted(t.dupack_rows, row))
+        if k < len(t.dupack_rows) and t.dupack_rows[k] == row:
+            a.dupack_num, a.dupack_frame = int(t.dupack_num[k]), int(t.dupack_frame[k])
+        self._info(pkt, bits)
+        if root is not None:
+            tcp = next((n for n in root.children or () if n.spec is not None
+                        and n.spec.abbrev == "tcp"), None)
+            if tcp is not None:
+                self._tree(tcp, bits)
+        return bits
+
+
+class Store:
+    """One open capture as the views see it; thread-safe for one UI thread plus the
+    workers started through index_worker, analysis_worker and dissect_worker."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.index = FrameIndex(path)          # raises CaptureError at once
+        self.cap: Capture | None = None
+        self.state = CaptureState()
+        self.passed = 0                        # frames dissected in order so far
+        self.cancel = threading.Event()
+        self.stage = "index"                   # what the background work is doing
+        self.fraction = 0.0
+        self.error: str | None = None
+        self.started = time.monotonic()
+        self._lock = threading.Lock()          # guards self.state
+        self._ui_waiting = 0                   # a reader wants the lock: the worker yields
+        self._waiting_lock = threading.Lock()  # the UI and a filter worker both count
+        self._quiet_until = 0.0                # the user is active: worker rests until then
+        self._rows: OrderedDict[int, tuple[str, str, str, str, str]] = OrderedDict()
+        self._annotate: ColumnAnnotator | None = None
+        self._findings: FindingAnnotator | None = None
+        self._secrets_seen = 0
+
+    # --- background work -----------------------------------------------------------------
+
+    def build_index(self, on_progress: Callable[[], None] | None = None) -> None:
+        """Index the file (worker thread); rows appear as batches land."""
+        def progress(frames: int, done: int, total: int | None) -> None:
+            self.fraction = done / total if total else 0.0
+            if on_progress is not None:
+                on_progress()
+            self._rest()
+        self.index.build(progress=progress, cancel=self.cancel)
+        if self.index.error:
+            self.error = self.index.error
+
+    def analyze(self, on_progress: Callable[[], None] | None = None) -> bool:
+        """Run the first pass on the built index (worker thread); False when cancelled."""
+        self.index.finished.wait()
+        if self.cancel.is_set():
+            self.stage = "cancelled"
+            return False
+
+        def progress(stage: str, fraction: float) -> None:
+            self.stage, self.fraction = stage, fraction
+            if on_progress is not None:
+                on_progress()
+            self._rest()
+        try:
+            cap = first_pass(self.index, cancel=self.cancel, progress=progress)
+        except Cancelled:
+            self.stage = "cancelled"
+            return False
+        cap.path = self.path
+        # The pass read every frame through the file mapping: hand those pages back (they
+        # stay in the page cache), so resident memory is the store, not the file.
+        self.index.release(0, len(self.index))
+        _trim_heap()
+        self._annotate = ColumnAnnotator(cap)
+        self._findings = FindingAnnotator(cap)
+        self.cap = cap
+        with self._lock:
+            self._rows.clear()      # rows rendered before now lack the TCP analysis
+        self.stage = "done"
+        return True
+
+    def dissect_in_order(self, on_progress: Callable[[], None] | None = None) -> None:
+        """Dissect every frame once, in file order, with the one CaptureState (worker)."""
+        idx = self.index
+        labels = self.state.slot("tls_keylog", dict)
+        i = 0
+        last_report = 0.0
+        while not self.cancel.is_set():
+            n = len(idx)
+            if i >= n:
+                if idx.finished.is_set() and i >= len(idx):
+                    return
+                time.sleep(0.01)
+                continue
+            start, stop = i, min(n, i + BATCH)
+            with self._lock:
+                if len(idx.secrets) > self._secrets_seen:   # pcapng Decryption Secrets
+                    labels.update(keylog.labels_by_random(
+                        keylog.from_secrets(idx.secrets[self._secrets_seen:])))
+                    self._secrets_seen = len(idx.secrets)
+                for f in idx.frames(i, stop):
+                    i += 1
+                    dissect_frame(f.data, number=i, ts_ns=f.ts_ns, origlen=f.origlen,
+                                  linktype=f.linktype, iface=f.iface, comment=f.comment,
+                                  has_ts=f.has_ts, iface_name=self._iface_name(f.iface),
+                                  state=self.state, tree=False)
+                    self.state.prev_displayed_ts_ns = f.ts_ns
+                    if self._ui_waiting:
+                        break
+                self.passed = i
+            self.index.release(start, i)   # pages behind us: see analyze()
+            while self._ui_waiting and not self.cancel.is_set():
+                time.sleep(0.0005)   # a screen is being drawn: let it have the state
+            self._rest()
+            now = time.monotonic()
+            if on_progress is not None and now - last_report > 0.1:
+                last_report = now
+                on_progress()
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _rest(self) -> None:
+        """Called by the background jobs between batches: while the user is waiting for
+        an answer, a busy thread would share the interpreter with it, so it sleeps."""
+        while time.monotonic() < self._quiet_until and not self.cancel.is_set():
+            time.sleep(0.002)
+
+    def user_active(self, seconds: float = QUIET) -> None:
+        """A key or click came in: the background jobs rest a moment at their next
+        batch boundary (see _rest)."""
+        self._quiet_until = time.monotonic() + seconds
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """While the UI draws a screenful of rows, the in-order worker stays paused, so
+        each row's dissection does not wait for one of its batches."""
+        self._wait(1)
+        try:
+            yield
+        finally:
+            self._wait(-1)
+
+    def _wait(self, step: int) -> None:
+        with self._waiting_lock:
+            self._ui_waiting += step
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def indexing(self) -> bool:
+        return not self.index.finished.is_set()
+
+    def _iface_name(self, iface: int) -> str:
+        ifs = self.index.interfaces
+        if self.index.format != "pcapng" or not 0 <= iface < len(ifs):
+            return ""
+        return ifs[iface].name or "unknown"
+
+    def digits(self, iface: int) -> int:
+        ifs = self.index.interfaces
+        return ifs[iface].precision if 0 <= iface < len(ifs) else 6
+
+    def time_text(self, row: int, fmt: str, prev_shown: int | None = None) -> str:
+        """The Time column of a row in one of tshark's -t formats."""
+        ts = self.index.ts_ns
+        t = int(ts[row])
+        prev = int(ts[row - 1]) if row > 0 else t
+        disp = int(ts[prev_shown]) if prev_shown is not None else prev
+        return columns.format_time(fmt, t, int(ts[0]), prev, disp,
+                                   self.digits(int(self.index.ifaces[row])))
+
+    def dissect(self, row: int, tree: bool = True) -> tuple[Node | None, Packet, bytes]:
+        """Dissect one frame the in-order pass has passed, for display (the UI thread, or
+        a filter worker through FilterSource)."""
+        idx = self.index
+        f = idx.raw_frame(row)
+        prev = int(idx.ts_ns[row - 1]) if row > 0 else f.ts_ns
+        self._wait(1)
+        try:
+            with self._lock:
+                root, pkt = dissect_frame(
+                    f.data, number=row + 1, ts_ns=f.ts_ns, origlen=f.origlen,
+                    linktype=f.linktype, iface=f.iface, comment=f.comment, has_ts=f.has_ts,
+                    iface_name=self._iface_name(f.iface), state=self.state, tree=tree,
+                    prev_ts_ns=prev, prev_displayed_ts_ns=prev)
+        finally:
+            self._wait(-1)
+        if self._annotate is not None:
+            self._annotate(root, pkt)
+            if tree and self._findings is not None:
+                self._findings(root, pkt)
+        return root, pkt, f.data
+
+    def _cells(self, row: int) -> tuple[str, str, str, str, str]:
+        """Source, Destination, Protocol, Info and a protocol hint for the rule."""
+        hit = self._rows.get(row)
+        if hit is not None:
+            self._rows.move_to_end(row)
+            return hit
+        if row < self.passed:
+            _, pkt, _ = self.dissect(row, tree=False)
+            cells = (columns.source(pkt), columns.destination(pkt), columns.protocol(pkt),
+                     columns.info(pkt), pkt.damage)
+            with self._lock:
+                self._rows[row] = cells
+                while len(self._rows) > ROW_CACHE:
+                    self._rows.popitem(last=False)
+            return cells
+        cap = self.cap
+        if cap is None:
+            return ("", "", "", PENDING, "")
+        cols = cap.cols
+        src = columns.address_str(cols.address(row, "src")) if cols.ipver[row] else ""
+        dst = columns.address_str(cols.address(row, "dst")) if cols.ipver[row] else ""
+        return (src, dst, safe(cols.protocol_name(row)), PENDING, "")
+
+    def row(self, row: int, time_fmt: str = "r", prev_shown: int | None = None) -> Row:
+        """The packet-list line of frame row + 1."""
+        src, dst, proto, info, damage = self._cells(row)
+        return Row(row + 1, self.time_text(row, time_fmt, prev_shown), src, dst, proto,
+                   int(self.index.origlens[row]), info, self.rule(row, proto, damage))
+
+    def rule(self, row: int, proto: str, damage: str = "") -> str:
+        """The first of Wireshark's default colouring rules the row matches ("" none)."""
+        cap = self.cap
+        if damage == "malformed":
+            return "bad"
+        if cap is None:
+            return _by_protocol(proto)
+        cols = cap.cols
+        ipp = int(cols.ip_proto[row])
+        if ipp == 6 and cap.tcp.bits[row] & _BAD_TCP:
+            return "bad_tcp"
+        if cols.flags[row] & TRANSPORT and int(cols.icmp_type[row]) in \
+                _ICMP_ERRORS.get(ipp, ()):
+            return "icmp_error"
+        if ipp == 6 and cols.flags[row] & TRANSPORT:
+            fl = int(cols.tcp_flags[row])
+            if fl & 0x04:
+                return "rst"
+            by_name = _by_protocol(proto)
+            if by_name not in ("", "tcp", "udp"):
+                return by_name
+            return "synfin" if fl & 0x03 else "tcp"
+        return _by_protocol(proto) or ("udp" if ipp == 17 else "")
+
+    def findings_rows(self) -> np.ndarray:
+        """Rows that findings rest on, sorted (for n/N)."""
+        if self.cap is None:
+            return np.zeros(0, np.int64)
+        return np.asarray(sorted({fr - 1 for f in self.cap.findings for fr in f.frames}),
+                          np.int64)
+
+    def close(self) -> None:
+        self.cancel.set()
+
+
+def _trim_heap() -> None:
+    """Give the first pass's freed temporaries back to the OS (glibc keeps them otherwise)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class FilterSource:
+    """What DisplayFilter.select reads (analyzer.filter.FrameStore), over a Store: the
+    first pass's columns, and frames dissected for display once the in-order dissection
+    has passed them (a filter that needs trees follows that pass; cancel stops the wait)."""
+
+    def __init__(self, store: Store, cancel: threading.Event) -> None:
+        cap = store.cap
+        assert cap is not None, "filters run once the first pass is done"
+        self.store, self.cancel = store, cancel
+        self.index, self.cols, self.tcp_bits = store.index, cap.cols, cap.tcp_bits
+        self.finding_rows = cap.finding_rows
+
+    def dissect(self, i: int) -> tuple[Node | None, Packet]:
+        while i >= self.store.passed and not self.cancel.is_set() and \
+                not self.store.cancel.is_set():
+            time.sleep(0.01)
+        if i >= self.store.passed:
+            raise Cancelled    # the in-order dissection stopped short of this frame
+        root, pkt, _ = self.store.dissect(i, tree=True)
+        return root, pkt
+
+
+_PROTOCOL_RULES = {"ARP": "arp", "ICMP": "icmp", "ICMPv6": "icmp", "DNS": "dns",
+                   "HTTP": "http", "MDNS": "dns", "LLMNR": "dns"}
+
+
+def _by_protocol(proto: str) -> str:
+    if proto.startswith(("TLS", "SSL")):
+        return "tls"
+    if proto in _PROTOCOL_RULES:
+        return _PROTOCOL_RULES[proto]
+    return {"TCP": "tcp", "UDP": "udp"}.get(proto, "")
+
+
+def describe_stage(store: Store) -> str:
+    """The status bar's progress words."""
+    if store.indexing:
+        return f"indexing {store.fraction:.0%}"
+    if store.stage == "done":
+        return ""
+    if store.stage == "cancelled":
+        return "analysis cancelled"
+    return f"analyzing: {store.stage} {store.fraction:.0%}"
+
+
