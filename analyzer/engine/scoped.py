@@ -60,34 +60,29 @@ STOP_EVERY = 256    # frames dissected between checks of the caller's stop()
 
 
 class Partitions:
-    """Which rows share dissector state, computed once per capture from its columns.
+    """Which rows share dissector state, from the first pass's columns (built once per
+    capture; 5 bytes a frame).
 
     `part[row]` is the row's TCP or UDP partition (-1 none): 2 * group for TCP, where a
-    group is the streams of one address/port pair (port reuse), 2 * stream + 1 for UDP.
-    `hint[row]` is the stream number the first pass gave its TCP/UDP layer and `proto[row]`
-    says which (IPPROTO_TCP, IPPROTO_UDP, 0).
+    group is the streams of one address/port pair (reused ports), 2 * stream + 1 for UDP.
+    `proto[row]` says which transport's stream number the first pass gave the row
+    (IPPROTO_TCP, IPPROTO_UDP or 0), `cols.stream[row]` is that number.
     """
 
     def __init__(self, cap: Any) -> None:
         cols = cap.cols
-        flags, stream = cols.flags, cols.stream.astype(np.int64)
+        flags, stream = cols.flags, cols.stream
         own = (flags & (TRANSPORT | INNER)) == TRANSPORT
         has = stream >= 0
         tcp = has & (own & (cols.ip_proto == IPPROTO_TCP) | ((flags & INNER_TCP) != 0))
         udp = has & (own & (cols.ip_proto == IPPROTO_UDP) | ((flags & INNER_UDP) != 0))
         self.proto = np.where(tcp, IPPROTO_TCP, np.where(udp, IPPROTO_UDP, 0)).astype(np.uint8)
-        self.hint = stream
         group = _tcp_groups(cols, own & tcp, stream)
-        part = np.full(len(cols), -1, np.int64)
+        part = np.full(len(cols), -1, np.int32)
         part[tcp] = 2 * group[stream[tcp]]
         part[udp] = 2 * stream[udp] + 1
         self.part = part
         self.nparts = int(part.max()) + 1 if len(part) else 0
-        self.part_rows = np.flatnonzero(part >= 0)
-        self.icmp_rows = np.flatnonzero(own & np.isin(cols.ip_proto,
-                                                      (IPPROTO_ICMP, IPPROTO_ICMPV6)))
-        self.slow_rows = np.flatnonzero((flags & SLOW) != 0)
-        self.is_slow = (flags & SLOW) != 0
         self._tunnels: bool | None = None
         self._cap = cap
 
@@ -104,25 +99,37 @@ class Partitions:
         return self._tunnels
 
     def scope(self, rows: np.ndarray) -> np.ndarray:
-        """The rows to dissect, in frame order, for the candidate `rows` (sorted)."""
+        """The rows to dissect, in frame order, for the candidate `rows` (sorted): each
+        candidate's partition up to it; the ICMP rows up to the last ICMP candidate (echo
+        pairing); and when any of those is a slow row, every slow row up to the last one
+        (IP reassembly, and whatever else only the dissectors decoded)."""
         if len(rows) == 0:
             return rows
+        cols = self._cap.cols
         parts = [rows]
         pk = self.part[rows]
         has = pk >= 0
         if has.any():
             limit = np.full(self.nparts, -1, np.int64)
             np.maximum.at(limit, pk[has], rows[has])
-            pr = self.part_rows
-            parts.append(pr[pr <= limit[self.part[pr]]])
-        icmp = rows[np.isin(rows, self.icmp_rows)]
+            member = np.flatnonzero(self.part >= 0)
+            parts.append(member[member <= limit[self.part[member]]])
+        own = (cols.flags[rows] & (TRANSPORT | INNER)) == TRANSPORT
+        icmp = rows[own & np.isin(cols.ip_proto[rows], _ICMP)]
         if len(icmp):
-            parts.append(self.icmp_rows[self.icmp_rows <= icmp[-1]])
+            last = int(icmp[-1])
+            f = cols.flags[:last + 1]
+            parts.append(np.flatnonzero(((f & (TRANSPORT | INNER)) == TRANSPORT)
+                                        & np.isin(cols.ip_proto[:last + 1], _ICMP)))
         out = np.unique(np.concatenate(parts))
-        slow = out[self.is_slow[out]]
+        slow = out[(cols.flags[out] & SLOW) != 0]
         if len(slow):
-            out = np.union1d(out, self.slow_rows[self.slow_rows <= slow[-1]])
+            last = int(slow[-1])
+            out = np.union1d(out, np.flatnonzero((cols.flags[:last + 1] & SLOW) != 0))
         return out
+
+
+_ICMP = (IPPROTO_ICMP, IPPROTO_ICMPV6)
 
 
 def _tcp_groups(cols: Any, own_tcp: np.ndarray, stream: np.ndarray) -> np.ndarray:
@@ -176,7 +183,7 @@ class ScopedAnnotator(SequenceAnnotator):
         self._last = dict(zip(streams[last].tolist(), cand[last].tolist()))
 
     def values(self, stream: int, row: int) -> Any:
-        """The replayed numbers of `stream` through at least `row` (None: not analyzed)."""
+        """The replayed numbers of `stream` through at least `row`."""
         from .firstpass import replay
         v = self._values.get(stream)
         if v is not None and len(v.rows) and v.rows[-1] >= row:
@@ -270,8 +277,9 @@ def dissect_rows(cap: Any, rows: Any, stop: Callable[[], bool] | None = None,
     todo = p.scope(rows)
     want = np.zeros(len(todo), bool)
     want[np.searchsorted(todo, rows)] = True
-    twice = want & ~p.is_slow[todo] & (p.proto[todo] != 0) if skip is not None else \
-        np.zeros(len(todo), bool)
+    proto = p.proto[todo]
+    twice = want & ((cap.cols.flags[todo] & SLOW) == 0) & (proto != 0) if skip is not None \
+        else np.zeros(len(todo), bool)
     annotate = ScopedAnnotator(cap, rows, lazy=skip is not None)
     state = CaptureState()
     ts = np.asarray(cap.index.ts_ns, np.int64)
@@ -282,8 +290,8 @@ def dissect_rows(cap: Any, rows: Any, stop: Callable[[], bool] | None = None,
     prev = np.where(todo > 0, ts[np.maximum(todo - 1, 0)], -1).tolist()
     index = cap.index
     for k, (i, tree, again, pr, h, before) in enumerate(zip(
-            todo.tolist(), want.tolist(), twice.tolist(), p.proto[todo].tolist(),
-            p.hint[todo].tolist(), prev)):
+            todo.tolist(), want.tolist(), twice.tolist(), proto.tolist(),
+            cap.cols.stream[todo].tolist(), prev)):
         if stop is not None and k % STOP_EVERY == 0 and stop():
             return
         tcp_st.hint = h if pr == IPPROTO_TCP else None
@@ -298,7 +306,6 @@ def dissect_rows(cap: Any, rows: Any, stop: Callable[[], bool] | None = None,
         if tree:
             annotate(root, pkt)
             yield i, root, pkt
-    tcp_st.hint = udp_st.hint = None
 
 
 def _walk_all(cap: Any, rows: np.ndarray, stop: Callable[[], bool] | None

@@ -27,9 +27,10 @@ class FrameStore(Protocol):
 
     def finding_rows(self, abbrev: str) -> Any: ...
     def dissect(self, i: int) -> tuple[Any, Any]: ...
-    # Optional: dissect_rows(rows, stop) -> iterable of (row, tree, packet) in row order,
-    # for a store that can dissect a batch of rows cheaper than one by one (the first
-    # pass's Capture: only the frames their state depends on).
+    # Optional: dissect_rows(rows, stop, skip) -> iterable of (row, tree, packet) in row
+    # order, for a store that can dissect a batch of rows cheaper than one by one (the
+    # first pass's Capture: only the frames their state depends on); it may end early when
+    # stop() is true, and gives tree None where skip(packet without a tree) is true.
 
 
 class DisplayFilter:
