@@ -155,8 +155,17 @@ def _tcp_groups(cols: Any, own_tcp: np.ndarray, stream: np.ndarray) -> np.ndarra
 class _Recorded:
     """The analyzer outputs of one segment, in the shape SequenceAnnotator reads them."""
 
-    __slots__ = ("acks_frame", "ack_rtt_ns", "initial_rtt_ns", "bytes_in_flight",
-                 "push_bytes_sent", "dupack_num", "dupack_frame", "rto_ns", "rto_frame")
+    __slots__ = (
+        "ack_rtt_ns",
+        "acks_frame",
+        "bytes_in_flight",
+        "dupack_frame",
+        "dupack_num",
+        "initial_rtt_ns",
+        "push_bytes_sent",
+        "rto_frame",
+        "rto_ns",
+    )
 
 
 class ScopedAnnotator(SequenceAnnotator):
@@ -167,7 +176,7 @@ class ScopedAnnotator(SequenceAnnotator):
     last of `rows` in that stream (`lazy`: through the asking frame, for callers that need
     few of the trees; a later one replays again)."""
 
-    def __init__(self, cap: Any, rows: np.ndarray, lazy: bool = False) -> None:  # noqa: D107
+    def __init__(self, cap: Any, rows: np.ndarray, lazy: bool = False) -> None:
         from .firstpass import analyzable_rows
         self.cap = cap
         self.analyzer = _Recorded()   # type: ignore[assignment]

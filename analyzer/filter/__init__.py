@@ -88,7 +88,6 @@ class DisplayFilter:
             progress(total, total)
         return out
 
-
     def _tree_unneeded(self) -> Callable[[Any], bool] | None:
         """For a filter naming only fields that dissectors announce in pkt.hints
         (columns.MARKED) and false on a frame without any of them: a test on a packet
