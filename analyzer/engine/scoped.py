@@ -26,6 +26,12 @@ SequenceAnnotator that would need every segment.
 
 One case falls back to the walk over every frame: a capture with tunnels (a frame carrying
 TCP/UDP inside UDP or IP), whose outer conversations the summary columns do not number.
+
+What can still differ from the walk over every frame: the dissectors' capture-wide memory
+bounds see fewer frames here (TCP reassembly drops the oldest pending PDU past 32 MB held
+across all connections, ICMP echo pairing forgets requests past 65536 pending, DNS stops
+at 4M transactions), so a capture that hits one of them in the full walk can show more
+here. tests/test_filter_scoped.py compares both ways on every corpus and sample capture.
 """
 from __future__ import annotations
 
