@@ -46,6 +46,7 @@ from .statusbar import StatusBar, status_text
 from .save import SaveScreen, write_frames
 from .stats_view import StatsScreen
 from .store import FilterSource, Store
+from .timeline_view import TimelineScreen
 from .tls_view import TlsScreen
 
 TICK = 0.2             # seconds between progress updates
@@ -79,6 +80,7 @@ class WirelensApp(App):
         Binding("s", "statistics", "Statistics", show=False),
         Binding("D", "dns", "DNS", show=False),
         Binding("T", "tls", "TLS", show=False),
+        Binding("L", "timeline", "Timeline", show=False),
         Binding("escape", "cancel_work", "Cancel", show=False),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
@@ -339,6 +341,9 @@ class WirelensApp(App):
                             self.action_statistics)
         yield SystemCommand("View: Follow TCP stream", "The selected frame's connection",
                             self.action_follow)
+        yield SystemCommand("View: Connection timeline", "The selected frame's TCP connection "
+                            "on a time axis: handshake, think time, transfer, stalls",
+                            self.action_timeline)
         yield SystemCommand("View: Field reference", "Every field and finding, explained",
                             self.action_field_reference)
         yield SystemCommand("Go: Frame number", "Go to a frame", self.action_goto)
@@ -356,7 +361,9 @@ class WirelensApp(App):
         groups = [("Everywhere", list(self.BINDINGS)),
                   ("Packet list", list(PacketList.BINDINGS)),
                   ("Details", list(DetailsTree.BINDINGS)),
-                  ("Conversations", list(ConversationsScreen.BINDINGS))]
+                  ("Conversations", list(ConversationsScreen.BINDINGS)),
+                  ("Follow stream", list(FollowScreen.BINDINGS)),
+                  ("Connection timeline", list(TimelineScreen.BINDINGS))]
         self.push_screen(HelpScreen(groups))
 
     def action_goto(self) -> None:
@@ -447,6 +454,23 @@ class WirelensApp(App):
             client, server = (a, b) if t.client_is_a[i] else (b, a)
             title += f": {client} (red) ↔ {server} (blue)"
         self.push_screen(FollowScreen(self.store, stream, title))
+
+    def action_timeline(self) -> None:
+        """L: the selected frame's TCP connection on a time axis."""
+        if not self._need_analysis():
+            return
+        row = self.selected
+        cap = self.store.cap
+        stream = int(cap.cols.stream[row]) if row is not None else -1
+        if row is None or int(cap.cols.ip_proto[row]) != 6 or not \
+                0 <= stream < len(cap.flows) or not cap.flows.present[stream]:
+            self.notify("The timeline needs a TCP frame", timeout=2)
+            return
+
+        def done(target: int | None) -> None:
+            if target is not None:
+                self.query_one(PacketList).go_row(target)
+        self.push_screen(TimelineScreen(cap, stream), done)
 
     def action_save(self) -> None:
         """Write the marked frames (or, with none marked, the frames shown) to a file."""
