@@ -433,7 +433,7 @@ class WirelensApp(App):
 
     def action_statistics(self) -> None:
         if self._need_analysis():
-            self.push_screen(StatsScreen(self.store.cap))
+            self.push_screen(StatsScreen(self.store))
 
     def action_follow(self) -> None:
         """Follow the TCP stream of the selected frame."""

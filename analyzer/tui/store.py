@@ -136,6 +136,11 @@ class Store:
         self._annotate: ColumnAnnotator | None = None
         self._findings: FindingAnnotator | None = None
         self._secrets_seen = 0
+        # frame.protocols of each frame the in-order dissection passed, as an id into
+        # layer_paths (the statistics view's protocol hierarchy): 2 bytes a frame
+        self.layer_paths: list[tuple[str, ...]] = []
+        self._path_ids: dict[tuple[str, ...], int] = {}
+        self.path_of = np.zeros(0, np.uint16)
 
     # --- background work -----------------------------------------------------------------
 
@@ -199,13 +204,16 @@ class Store:
                     labels.update(keylog.labels_by_random(
                         keylog.from_secrets(idx.secrets[self._secrets_seen:])))
                     self._secrets_seen = len(idx.secrets)
+                if len(self.path_of) < stop:
+                    self.path_of = np.resize(self.path_of, max(stop, 2 * len(self.path_of)))
                 for f in idx.frames(i, stop):
                     i += 1
-                    dissect_frame(f.data, number=i, ts_ns=f.ts_ns, origlen=f.origlen,
-                                  linktype=f.linktype, iface=f.iface, comment=f.comment,
-                                  has_ts=f.has_ts, iface_name=self._iface_name(f.iface),
-                                  state=self.state, tree=False)
+                    _, pkt = dissect_frame(
+                        f.data, number=i, ts_ns=f.ts_ns, origlen=f.origlen,
+                        linktype=f.linktype, iface=f.iface, comment=f.comment, has_ts=f.has_ts,
+                        iface_name=self._iface_name(f.iface), state=self.state, tree=False)
                     self.state.prev_displayed_ts_ns = f.ts_ns
+                    self.path_of[i - 1] = self._path_id(pkt.layers)
                     if self._ui_waiting:
                         break
                 self.passed = i
@@ -217,6 +225,15 @@ class Store:
             if on_progress is not None and now - last_report > 0.1:
                 last_report = now
                 on_progress()
+
+    def _path_id(self, layers: list[str]) -> int:
+        key = tuple(layers)
+        got = self._path_ids.get(key)
+        if got is None:
+            got = self._path_ids[key] = min(len(self.layer_paths), 0xFFFF)
+            if got < 0xFFFF:
+                self.layer_paths.append(key)
+        return got
 
     # --- reading -----------------------------------------------------------------------------
 
