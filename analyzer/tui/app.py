@@ -339,7 +339,7 @@ class WirelensApp(App):
                             self.action_tls)
         yield SystemCommand("View: Statistics", "Protocols, senders, totals",
                             self.action_statistics)
-        yield SystemCommand("View: Follow TCP stream", "The selected frame's connection",
+        yield SystemCommand("View: Follow stream", "The selected frame's TCP or UDP stream",
                             self.action_follow)
         yield SystemCommand("View: Connection timeline", "The selected frame's TCP connection "
                             "on a time axis: handshake, think time, transfer, stalls",
@@ -436,24 +436,29 @@ class WirelensApp(App):
             self.push_screen(StatsScreen(self.store))
 
     def action_follow(self) -> None:
-        """Follow the TCP stream of the selected frame."""
+        """Follow the TCP or UDP stream of the selected frame."""
         if not self._need_analysis():
             return
         row = self.selected
         cols = self.store.cap.cols
-        if row is None or int(cols.ip_proto[row]) != 6 or int(cols.stream[row]) < 0:
-            self.notify("Follow stream needs a TCP frame", timeout=2)
+        names = {6: "tcp", 17: "udp"}
+        if row is None or int(cols.ip_proto[row]) not in names or int(cols.stream[row]) < 0:
+            self.notify("Follow stream needs a TCP or UDP frame", timeout=2)
             return
+        proto = names[int(cols.ip_proto[row])]
         stream = int(cols.stream[row])
         t = self.store.cap.conversations
-        idx = np.flatnonzero((t.proto == 6) & (t.stream == stream))
-        title = f"TCP stream {stream}"
+        idx = np.flatnonzero((t.proto == int(cols.ip_proto[row])) & (t.stream == stream))
+        title = f"{proto.upper()} stream {stream}"
         if len(idx):
             i = int(idx[0])
             a, b = t.endpoint(i, "a"), t.endpoint(i, "b")
             client, server = (a, b) if t.client_is_a[i] else (b, a)
-            title += f": {client} (red) ↔ {server} (blue)"
-        self.push_screen(FollowScreen(self.store, stream, title))
+            if proto == "udp":
+                title += f": {client} (red) ↔ {server} (blue)"
+            else:
+                title += f": client {client} (red) ↔ server {server} (blue)"
+        self.push_screen(FollowScreen(self.store, stream, title, proto))
 
     def action_timeline(self) -> None:
         """L: the selected frame's TCP connection on a time axis."""
