@@ -31,6 +31,8 @@ from analyzer.textsafe import safe
 from dissectors.tree import Node
 
 from .conversations_view import ConversationsScreen
+from .crosscheck import Cancelled as WsCancelled
+from .crosscheck import WsResult, fetch
 from .details import DetailsTree
 from .dns_view import DnsScreen
 from .explain import ExplainPane
@@ -96,6 +98,9 @@ class WirelensApp(App):
         self.filter_text = ""
         self.filter_progress: float | None = None
         self._filter_cancel = threading.Event()
+        self.wireshark = False                  # the details pane shows Wireshark's tree
+        self._ws_cancel = threading.Event()
+        self._ws_busy = False
 
     # --- layout --------------------------------------------------------------------------
 
@@ -191,8 +196,13 @@ class WirelensApp(App):
         self.query_one(StatusBar).update(text)
 
     def action_cancel_work(self) -> None:
-        """Esc: stop a running filter, else indexing and analysis (what is done so far
-        stays usable)."""
+        """Esc: stop a running filter or Wireshark fetch, else indexing and analysis (what
+        is done so far stays usable)."""
+        if self._ws_busy:
+            self._ws_cancel.set()
+            self._ws_busy = False
+            self.query_one(DetailsTree).show(None, "Wireshark's dissection cancelled")
+            return
         if self.filter_progress is not None:
             self._filter_cancel.set()
             return
@@ -219,6 +229,10 @@ class WirelensApp(App):
         if row is None:
             return
         store = self.store
+        if self.wireshark:
+            hexv.show(store.index.frame(row), [])
+            self._fetch_wireshark(row)
+            return
         if row >= store.passed:
             details.show(None, f"Frame {row + 1}: waiting for the in-order dissection "
                                f"({store.passed} of {len(store)} frames done)")
@@ -239,6 +253,46 @@ class WirelensApp(App):
         else:
             hexv.highlight(node.src, node.pos, node.size)
         self.query_one(ExplainPane).show(node, self.frame_findings)
+
+    # --- Wireshark cross-check -----------------------------------------------------------
+
+    def on_details_tree_toggle_wireshark(self, message: DetailsTree.ToggleWireshark) -> None:
+        """W in the details pane: Wireshark's dissection of the frame, or ours again."""
+        self.wireshark = not self.wireshark
+        if not self.wireshark:
+            self._ws_cancel.set()
+            self._ws_busy = False
+        self._show_details()
+
+    def _fetch_wireshark(self, row: int) -> None:
+        self._ws_cancel.set()                 # a fetch for an earlier selection is moot
+        self._ws_cancel = cancel = threading.Event()
+        self._ws_busy = True
+        self.query_one(DetailsTree).show(
+            None, f"Frame {row + 1}: asking Wireshark (tshark)… Esc cancels")
+        self.run_worker(lambda: self._wireshark_job(row, cancel), thread=True,
+                        group="wireshark", exit_on_error=False)
+
+    def _wireshark_job(self, row: int, cancel: threading.Event) -> None:
+        try:
+            result = fetch(self.store, row, cancel)
+        except WsCancelled:
+            return
+        except (OSError, RuntimeError, ValueError, SyntaxError) as e:
+            result = WsResult([], f"Wireshark's dissection failed: {safe(repr(e))}")
+        self.call_from_thread(self._wireshark_done, row, result, cancel)
+
+    def _wireshark_done(self, row: int, result: WsResult, cancel: threading.Event) -> None:
+        if cancel is not self._ws_cancel or cancel.is_set() or not self.wireshark or \
+                row != self.selected:
+            return
+        self._ws_busy = False
+        self.query_one(DetailsTree).show_wireshark(result)
+
+    def on_details_tree_wireshark_field_selected(
+            self, message: DetailsTree.WiresharkFieldSelected) -> None:
+        n = message.node
+        self.query_one(HexView).highlight(0, n.pos, n.size)
 
     def on_hex_view_byte_clicked(self, message: HexView.ByteClicked) -> None:
         """Select the innermost field whose bytes cover the clicked byte."""
@@ -265,7 +319,8 @@ class WirelensApp(App):
     def action_prepare_filter(self) -> None:
         """f: the selected field as a filter in the bar, to edit before applying."""
         node = self.query_one(DetailsTree).cursor_node
-        text = filter_for(node.data) if node is not None and node.data is not None else ""
+        text = filter_for(node.data) if node is not None and isinstance(node.data, Node) \
+            else ""
         self.query_one(FilterBar).open(text or None)
 
     def on_details_tree_apply_filter(self, message: DetailsTree.ApplyFilter) -> None:
@@ -346,6 +401,8 @@ class WirelensApp(App):
                             self.action_timeline)
         yield SystemCommand("View: Field reference", "Every field and finding, explained",
                             self.action_field_reference)
+        yield SystemCommand("Details: Wireshark's dissection", "Toggle the details pane "
+                            "between our tree and tshark's (W)", self._toggle_wireshark)
         yield SystemCommand("Go: Frame number", "Go to a frame", self.action_goto)
         yield SystemCommand("Go: Next finding", "The next frame a finding rests on",
                             lambda: self.action_next_finding(1))
@@ -356,6 +413,9 @@ class WirelensApp(App):
         yield SystemCommand("Packets: Time format", "Cycle the Time column's format",
                             plist.action_time_format)
         yield SystemCommand("Help: Keys", "Every key", self.action_help)
+
+    def _toggle_wireshark(self) -> None:
+        self.on_details_tree_toggle_wireshark(DetailsTree.ToggleWireshark())
 
     def action_help(self) -> None:
         groups = [("Everywhere", list(self.BINDINGS)),
