@@ -183,7 +183,7 @@ class WirelensApp(App):
             plist.refresh()
         self._status()
         if self.selected is not None and self.selected < store.passed and \
-                self.query_one(DetailsTree).frame_root is None:
+                not self.wireshark and self.query_one(DetailsTree).frame_root is None:
             self._show_details()     # the in-order dissection has reached the selection
         if not busy and store.stage in ("done", "cancelled"):
             self._ticker.pause()

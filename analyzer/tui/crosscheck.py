@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -38,8 +39,7 @@ from analyzer.textsafe import safe
 from .save import write_frames
 from .store import Store
 
-INSTALL_HINT = ("Wireshark's own dissection needs tshark: apt install tshark "
-                "(and pip install wirelens[wireshark] for pyshark)")
+INSTALL_HINT = "No tshark: apt install tshark (pyshark: pip install wirelens[wireshark])"
 FULL_CONTEXT = 5000      # frames: up to this, tshark reads the capture itself
 CONTEXT_HEAD = 200       # else: the first frames of the selected frame's stream...
 CONTEXT_TAIL = 1800      # ...and the last ones up to it
@@ -167,14 +167,17 @@ def fetch(store: Store, row: int, cancel: threading.Event,
 def _via_pdml(tshark: str, path: str, number: int, cancel: threading.Event) -> list[WsNode]:
     cmd = [tshark, "-n", "-r", path, "-Y", f"frame.number == {number}", "-T", "pdml"]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                          stdin=subprocess.DEVNULL) as proc:
+                          stdin=subprocess.DEVNULL, start_new_session=True) as proc:
         out: list[bytes] = []
         reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)
         reader.start()
         end = time.monotonic() + TIMEOUT
         while reader.is_alive():
             if cancel.is_set() or time.monotonic() > end:
-                proc.kill()
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)    # tshark and anything it started
+                except ProcessLookupError:
+                    pass
                 reader.join()
                 raise Cancelled
             reader.join(0.02)
