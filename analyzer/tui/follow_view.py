@@ -40,6 +40,7 @@ PROTOS = {"tcp": 6, "udp": 17}
 # byte -> itself when printable ASCII, else "." (tab and newline kept in the ASCII view)
 _TEXT = bytes(b if 32 <= b < 127 or b in (9, 10, 13) else 46 for b in range(256))
 _DUMP = bytes(b if 32 <= b < 127 else 46 for b in range(256))
+_TEXTUAL = bytes(range(32, 127)) + b"\t\n\r"
 
 
 @dataclass
@@ -154,15 +155,25 @@ def _labels(out: Text, chunk: Chunk) -> None:
         out.append(f"[{safe(label)}]\n", LABEL + SIDES[chunk.side & 1])
 
 
+def _binary(payload: bytes) -> bool:
+    """Mostly not text (encrypted records, binary protocols): a tenth of the bytes or more
+    outside printable ASCII and whitespace."""
+    odd = len(payload) - len(payload.translate(None, _TEXTUAL))
+    return odd * 10 >= len(payload)
+
+
 def ascii_text(chunks: list[Chunk]) -> Text:
     """Printable ASCII, tabs and newlines as they are; every other byte a dot (as
-    Wireshark's ASCII view), so no byte can act on the terminal."""
+    Wireshark's ASCII view), so no byte can act on the terminal. In binary payloads tabs and
+    newlines are dots too, so the noise stays in compact lines."""
     out = Text()
     for c in chunks:
         _labels(out, c)
         if not c.payload:
             continue
-        out.append(c.payload.translate(_TEXT, b"\r").decode("ascii"), SIDES[c.side & 1])
+        text = c.payload.translate(_DUMP) if _binary(c.payload) else \
+            c.payload.translate(_TEXT, b"\r")
+        out.append(text.decode("ascii"), SIDES[c.side & 1])
         if not c.payload.endswith(b"\n"):
             out.append("\n")
     return out
