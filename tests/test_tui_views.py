@@ -418,12 +418,14 @@ def test_follow_udp_hex_and_tls_labels():
 
 
 def test_follow_text_renders_packet_bytes_inert():
-    evil = b"GET /\x1b]0;pwned\x07\x1b[2J HTTP/1.1\r\n\x9b31m\xff\n"
+    evil = b"GET /\x1b]0;pwned\x07\x1b[2J HTTP/1.1\r\nHost: example.test\r\n" \
+        b"User-Agent: \x9b31m\xff\r\n\r\n"
     chunks = [Chunk(0, 0, evil, ["TLS \x1b[31mx"]), Chunk(1, 1, b"\x00\x01ok\n")]
     for text in (ascii_text(chunks), hex_text(chunks)):
         plain = text.plain
         assert not any(ord(c) < 32 and c != "\n" or 0x7f <= ord(c) <= 0x9f for c in plain)
-    assert "GET /.]0;pwned..[2J HTTP/1.1\n" in ascii_text(chunks).plain
+    assert "GET /.]0;pwned..[2J HTTP/1.1\nHost: example.test\n" in ascii_text(chunks).plain
+    assert "..ok." in ascii_text(chunks).plain          # binary: newlines are dots too
     assert "00000000  47 45 54 20" in hex_text(chunks).plain
     assert "    00000000  00 01 6f 6b 0a" in hex_text(chunks).plain   # the server's side
 

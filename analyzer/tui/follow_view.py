@@ -158,7 +158,7 @@ def _labels(out: Text, chunk: Chunk) -> None:
 def _binary(payload: bytes) -> bool:
     """Mostly not text (encrypted records, binary protocols): a tenth of the bytes or more
     outside printable ASCII and whitespace."""
-    odd = len(payload) - len(payload.translate(None, _TEXTUAL))
+    odd = len(payload.translate(None, _TEXTUAL))
     return odd * 10 >= len(payload)
 
 
