@@ -56,6 +56,7 @@ TICK = 0.2             # seconds between progress updates
 # in sooner after each event-loop wake-up (keys answered in tens of ms, not hundreds).
 SWITCH_INTERVAL = 0.001
 DETAILS_DELAY = 0.06   # the details pane follows the cursor once it rests this long
+SLOW_DETAILS = 0.15    # a details dissection still running then says so
 
 
 _INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
@@ -222,7 +223,8 @@ class WirelensApp(App):
         self._status()
 
     def _show_details(self) -> None:
-        """Dissect the selected frame with its tree (one frame: fine on the UI thread)."""
+        """Dissect the selected frame with its tree (one frame: fine on the UI thread,
+        unless its connection's analysis must be replayed first)."""
         row = self.selected
         details = self.query_one(DetailsTree)
         hexv = self.query_one(HexView)
@@ -239,10 +241,39 @@ class WirelensApp(App):
             hexv.show(store.index.frame(row), [])
             self.query_one(ExplainPane).show(None, [])
             return
-        root, pkt, data = store.dissect(row, tree=True)
+        if self._needs_replay(row):
+            # The first look at a connection replays its TCP analysis (a second for a
+            # transfer of 500k segments): in a worker, so keys are answered meanwhile.
+            self.run_worker(lambda: self._details_job(row), thread=True, group="details",
+                            exit_on_error=False)
+            self.set_timer(SLOW_DETAILS, lambda: self._details_pending(row))
+            return
+        self._details_show(row, *store.dissect(row, tree=True))
+
+    def _needs_replay(self, row: int) -> bool:
+        cap = self.store.cap
+        if cap is None or int(cap.cols.ip_proto[row]) != 6:
+            return False
+        stream = int(cap.cols.stream[row])
+        return stream >= 0 and stream not in getattr(cap, "_values", {})
+
+    def _details_job(self, row: int) -> None:
+        got = self.store.dissect(row, tree=True)
+        self.call_from_thread(self._details_show, row, *got)
+
+    def _details_pending(self, row: int) -> None:
+        details = self.query_one(DetailsTree)
+        if row == self.selected and not self.wireshark and (
+                details.frame_root is None or details.root.label.plain != f"Frame {row + 1}"):
+            details.show(None, f"Frame {row + 1}: reading its connection's TCP analysis…")
+
+    def _details_show(self, row: int, root: Node | None, pkt, data: bytes) -> None:
+        if row != self.selected or self.wireshark:
+            return          # the selection moved on while the worker ran
+        store = self.store
         self.frame_findings = store.cap.findings_of(row) if store.cap is not None else []
-        details.show(root, f"Frame {row + 1}")
-        hexv.show(data, pkt.sources)
+        self.query_one(DetailsTree).show(root, f"Frame {row + 1}")
+        self.query_one(HexView).show(data, pkt.sources)
         self.query_one(ExplainPane).show(None, self.frame_findings)
 
     def on_details_tree_field_selected(self, message: DetailsTree.FieldSelected) -> None:

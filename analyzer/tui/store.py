@@ -88,6 +88,15 @@ class ColumnAnnotator(SequenceAnnotator):
         stream = int(cap.cols.stream[row])
         if stream < 0:
             return 0
+        if root is None:
+            # A packet-list row: Info needs the flags (and duplicate-ACK numbers) only, not
+            # the replayed values, whose first use on a long connection costs a replay of
+            # all of it (a second on a 500k-segment transfer: a key must not wait for that).
+            bits = int(t.bits[row])
+            if bits:
+                self._dupack(row)
+                self._info(pkt, bits)
+            return bits
         v = cap.tcp_values(stream)
         i = v.at(row)
         if i < 0 or not v.shown[i]:
@@ -100,17 +109,21 @@ class ColumnAnnotator(SequenceAnnotator):
         a.bytes_in_flight = int(v.bytes_in_flight[i])
         a.push_bytes_sent = int(v.push_bytes[i])
         a.rto_ns, a.rto_frame = int(v.rto_ns[i]), int(v.rto_frame[i])
+        self._dupack(row)
+        self._info(pkt, bits)
+        tcp = next((n for n in root.children or () if n.spec is not None
+                    and n.spec.abbrev == "tcp"), None)
+        if tcp is not None:
+            self._tree(tcp, bits)
+        return bits
+
+    def _dupack(self, row: int) -> None:
+        """The duplicate-ACK number and frame of a row (0 when it is none)."""
+        t, a = self.cap.tcp, self.analyzer
         a.dupack_num = a.dupack_frame = 0
         k = int(np.searchsorted(t.dupack_rows, row))
         if k < len(t.dupack_rows) and t.dupack_rows[k] == row:
             a.dupack_num, a.dupack_frame = int(t.dupack_num[k]), int(t.dupack_frame[k])
-        self._info(pkt, bits)
-        if root is not None:
-            tcp = next((n for n in root.children or () if n.spec is not None
-                        and n.spec.abbrev == "tcp"), None)
-            if tcp is not None:
-                self._tree(tcp, bits)
-        return bits
 
 
 class Store:
