@@ -18,6 +18,7 @@ from the first pass's per-frame columns (the same TcpAnalyzer `read` runs, frame
 from __future__ import annotations
 
 import ctypes
+import gc
 import threading
 import time
 from collections import OrderedDict
@@ -190,6 +191,7 @@ class Store:
         # stay in the page cache), so resident memory is the store, not the file.
         self.index.release(0, len(self.index))
         _trim_heap()
+        gc.freeze()
         self._annotate = ColumnAnnotator(cap)
         self._findings = FindingAnnotator(cap)
         self.cap = cap
@@ -208,6 +210,8 @@ class Store:
             n = len(idx)
             if i >= n:
                 if idx.finished.is_set() and i >= len(idx):
+                    _trim_heap()   # the per-frame lists the dissectors grew from are gone
+                    gc.freeze()
                     return
                 time.sleep(0.01)
                 continue
@@ -388,7 +392,11 @@ class Store:
 
 
 def _trim_heap() -> None:
-    """Give the first pass's freed temporaries back to the OS (glibc keeps them otherwise)."""
+    """Give the first pass's freed temporaries back to the OS (glibc keeps them otherwise).
+
+    Callers then gc.freeze(): the objects built so far (the store's, the dissectors' state)
+    live as long as the capture is open, and a full collection walking them all would pause
+    a key by tens of milliseconds."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
