@@ -11,6 +11,8 @@ import pytest
 
 pytest.importorskip("pytest_textual_snapshot")
 
+from textual.widgets import Input  # noqa: E402
+
 from analyzer.tui.app import WirelensApp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,5 +60,9 @@ def test_snapshot(snap_compare, view, size, monkeypatch):
         await settled(pilot)
         await pilot.press(*VIEWS[view])
         await pilot.app.workers.wait_for_complete()
+        # a blinking text cursor would make the picture depend on the moment it is taken
+        for screen in pilot.app.screen_stack:
+            for inp in screen.query(Input):
+                inp.cursor_blink = False
         await pilot.pause(0.3)
     assert snap_compare(WirelensApp(DEMO), terminal_size=size, run_before=before)

@@ -494,6 +494,7 @@ def test_wireshark_toggle_in_the_details_pane():
         await pilot.press("down", "down", "down")         # Ethernet II
         await pilot.pause(0.2)
         assert app.query_one(HexView).span == (0, 14)
+        assert "Filter: eth" in screen_text(app)          # our explanation of that field
         await pilot.press("shift+tab", "j")               # follows the selection
         await done(app, pilot, 0.5)
         assert "Frame 40" in screen_text(app)

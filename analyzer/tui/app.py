@@ -14,11 +14,13 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -28,6 +30,7 @@ from analyzer.capture import CaptureError
 from analyzer.engine.firstpass import Cancelled, register_analyzers
 from analyzer.filter import FilterCancelled, FilterError, compile_filter
 from analyzer.textsafe import safe
+from dissectors.fields import REGISTRY
 from dissectors.tree import Node
 
 from .conversations_view import ConversationsScreen
@@ -59,6 +62,7 @@ DETAILS_DELAY = 0.06   # the details pane follows the cursor once it rests this 
 SLOW_DETAILS = 0.15    # a details dissection still running then says so
 
 
+T = TypeVar("T")
 _INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 
 
@@ -250,6 +254,14 @@ class WirelensApp(App):
             return
         self._details_show(row, *store.dissect(row, tree=True))
 
+    def _live(self, kind: type[T]) -> T | None:
+        """The main screen's widget of that kind; None while the app is closing (a timer or
+        a worker's answer can arrive after the widgets are gone)."""
+        try:
+            return self.screen_stack[0].query_one(kind)
+        except (NoMatches, IndexError):
+            return None
+
     def _needs_replay(self, row: int) -> bool:
         cap = self.store.cap
         if cap is None or int(cap.cols.ip_proto[row]) != 6:
@@ -262,14 +274,14 @@ class WirelensApp(App):
         self.call_from_thread(self._details_show, row, *got)
 
     def _details_pending(self, row: int) -> None:
-        details = self.query_one(DetailsTree)
-        if row == self.selected and not self.wireshark and (
+        details = self._live(DetailsTree)
+        if details is not None and row == self.selected and not self.wireshark and (
                 details.frame_root is None or details.root.label.plain != f"Frame {row + 1}"):
             details.show(None, f"Frame {row + 1}: reading its connection's TCP analysis…")
 
     def _details_show(self, row: int, root: Node | None, pkt, data: bytes) -> None:
-        if row != self.selected or self.wireshark:
-            return          # the selection moved on while the worker ran
+        if row != self.selected or self.wireshark or self._live(DetailsTree) is None:
+            return          # the selection moved on (or the app closed) while the worker ran
         store = self.store
         self.frame_findings = store.cap.findings_of(row) if store.cap is not None else []
         self.query_one(DetailsTree).show(root, f"Frame {row + 1}")
@@ -315,7 +327,7 @@ class WirelensApp(App):
 
     def _wireshark_done(self, row: int, result: WsResult, cancel: threading.Event) -> None:
         if cancel is not self._ws_cancel or cancel.is_set() or not self.wireshark or \
-                row != self.selected:
+                row != self.selected or self._live(DetailsTree) is None:
             return
         self._ws_busy = False
         self.query_one(DetailsTree).show_wireshark(result)
@@ -324,6 +336,10 @@ class WirelensApp(App):
             self, message: DetailsTree.WiresharkFieldSelected) -> None:
         n = message.node
         self.query_one(HexView).highlight(0, n.pos, n.size)
+        # Wireshark's field names are ours: explain the ones wirelens registers too
+        spec = REGISTRY.get(n.name)
+        self.query_one(ExplainPane).show(Node(spec, n.pos, n.size) if spec is not None
+                                         else None, self.frame_findings)
 
     def on_hex_view_byte_clicked(self, message: HexView.ByteClicked) -> None:
         """Select the innermost field whose bytes cover the clicked byte."""
@@ -454,7 +470,8 @@ class WirelensApp(App):
                   ("Details", list(DetailsTree.BINDINGS)),
                   ("Conversations", list(ConversationsScreen.BINDINGS)),
                   ("Follow stream", list(FollowScreen.BINDINGS)),
-                  ("Connection timeline", list(TimelineScreen.BINDINGS))]
+                  ("Connection timeline", list(TimelineScreen.BINDINGS)),
+                  ("Statistics", list(StatsScreen.BINDINGS))]
         self.push_screen(HelpScreen(groups))
 
     def action_goto(self) -> None:
