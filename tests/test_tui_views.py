@@ -529,3 +529,45 @@ def test_pdml_labels_are_made_safe():
     assert len(labels) == 2          # the hidden field is left out
     for label in labels:
         assert not any(ord(c) < 32 or 0x7f <= ord(c) <= 0x9f or c == "\u202e" for c in label)
+
+
+# -- the first pass in a child process -----------------------------------------------------
+
+def test_offloaded_first_pass_equals_the_in_thread_one():
+    from analyzer.capture.index import FrameIndex
+    from analyzer.tui.analysis_proc import first_pass_offloaded
+    from dissectors.fields import EXPERTS
+    idx = FrameIndex(str(DEMO)).build()
+    here = first_pass(idx)
+    stages: list[str] = []
+    there = first_pass_offloaded(idx, threading.Event(), lambda st, fr: stages.append(st))
+    assert there.index is idx
+    assert {"summary", "tcp", "findings", "done"} <= set(stages)
+    for name in ("stream", "protocol", "plen", "tcp_flags"):
+        assert np.array_equal(getattr(here.cols, name), getattr(there.cols, name))
+    assert np.array_equal(here.tcp.bits, there.tcp.bits)
+    assert np.array_equal(here.flows.irtt_ns, there.flows.irtt_ns)
+    assert [(f.id, f.summary, f.frames) for f in here.findings] == \
+        [(f.id, f.summary, f.frames) for f in there.findings]
+    assert all(f.spec is EXPERTS[f.id] for f in there.findings)
+    assert len(there.dns.transactions) == len(here.dns.transactions)
+
+
+def test_offloaded_first_pass_is_cancelled_with_its_child():
+    import os
+
+    from analyzer.capture.index import FrameIndex
+    from analyzer.engine.firstpass import Cancelled
+    from analyzer.tui.analysis_proc import first_pass_offloaded
+    big = Path("/tmp/bench/100k.pcap")
+    if not big.is_file():
+        pytest.skip("/tmp/bench/100k.pcap not present")
+    idx = FrameIndex(str(big)).build()
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        first_pass_offloaded(idx, cancel, lambda st, fr: None)
+    assert time.monotonic() - t0 < 3
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)          # the child was reaped

@@ -4,8 +4,8 @@ Three things run behind the screen, each in a worker thread the app starts:
 
 1. the frame index (analyzer.capture.index.FrameIndex) grows batch by batch, so No., Time
    and Length of the first frames are on screen while the rest of the file is read;
-2. the first pass (engine.firstpass.first_pass on the built index): summary columns, TCP
-   analysis, conversations, findings;
+2. the first pass (engine.firstpass.first_pass on the built index, in a forked child:
+   analysis_proc.py): summary columns, TCP analysis, conversations, findings;
 3. the in-order dissection: every frame once, in file order, with ONE CaptureState and no
    tree, so per-capture dissector state (TCP relative sequence numbers, streams,
    reassembly, DNS transactions) is right. A frame it has passed is `visited`; it is then
@@ -33,12 +33,14 @@ from analyzer import columns, keylog
 from analyzer.capture.index import FrameIndex
 from analyzer.engine import tcp_analysis as ta
 from analyzer.engine.annotate import FindingAnnotator, SequenceAnnotator
-from analyzer.engine.firstpass import Capture, Cancelled, first_pass
+from analyzer.engine.firstpass import Capture, Cancelled
 from analyzer.engine.summary import TRANSPORT
 from analyzer.textsafe import safe
 from dissectors import CaptureState, dissect_frame
 from dissectors.packet import Packet
 from dissectors.tree import Node
+
+from .analysis_proc import first_pass_offloaded
 
 PENDING = "…"          # Info of a frame the in-order dissection has not reached yet
 ROW_CACHE = 4096       # rendered rows kept (a few screens up and down)
@@ -182,7 +184,8 @@ class Store:
                 on_progress()
             self._rest()
         try:
-            cap = first_pass(self.index, cancel=self.cancel, progress=progress)
+            # in a child process: the UI's keys do not wait for its interpreter lock
+            cap = first_pass_offloaded(self.index, self.cancel, progress)
         except Cancelled:
             self.stage = "cancelled"
             return False
