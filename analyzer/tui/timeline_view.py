@@ -40,6 +40,8 @@ MS = 1_000_000
 IDLE_MIN_NS = 200 * MS     # a silence this long is worth a line...
 IDLE_RTTS = 10             # ...when it is also this many handshake round trips
 MAX_RETRANSMISSIONS = 300  # listed one by one; the rest are counted in one line
+MAX_EXCHANGES = 500        # request/response turns listed; the rest are counted
+MAX_IDLE = 200             # silences listed
 TIME_W = 10                # "  1234.5 " before the axis
 
 # kind -> (glyph on the axis, style); spans repeat their glyph over their duration
@@ -116,21 +118,34 @@ def build_timeline(cap: Any, stream: int) -> Timeline:
     ex = exchanges(cap, f, rows)
     think = think_times(cap, f, ex, server_rtts(cap, f)) if len(ex) else np.zeros(0, np.int64)
     data = plen > 0
-    for k in range(len(ex)):
+    # bytes and segments per side between two positions, from running sums
+    sums = {}
+    for sd in (0, 1):
+        m = data & (side == sd)
+        sums[sd] = (np.r_[0, np.cumsum(np.where(m, plen, 0))], np.r_[0, np.cumsum(m)])
+    at = {name: np.searchsorted(rows, getattr(ex, name)) for name in
+          ("req_first", "req_last", "resp_first", "resp_last")}
+    shown = min(len(ex), MAX_EXCHANGES)
+    for k in range(shown):
         a, b, c, d = (int(x) for x in (ex.req_first[k], ex.req_last[k], ex.resp_first[k],
                                        ex.resp_last[k]))
-        req = data & (side == 0) & (rows >= a) & (rows <= b)
-        resp = data & (side == 1) & (rows >= c) & (rows <= d)
+        pa, pb, pc, pd = (int(at[n][k]) for n in ("req_first", "req_last", "resp_first",
+                                                   "resp_last"))
+        (cb, cs), (sb, ss) = sums[0], sums[1]
         ev.append(Event(int(ts[a]), int(ts[b]), "request",
-                        f"Request {k + 1}: {int(plen[req].sum())} B, {int(req.sum())} seg, "
-                        f"{_ms(ts[b] - ts[a])}", a))
+                        f"Request {k + 1}: {int(cb[pb + 1] - cb[pa])} B, "
+                        f"{int(cs[pb + 1] - cs[pa])} seg, {_ms(ts[b] - ts[a])}", a))
         wait = int(ts[c] - ts[b])
         ev.append(Event(int(ts[b]), int(ts[c]), "think",
                         f"Server think {_ms(max(0, int(think[k])))} (answer after "
                         f"{_ms(wait)})", c))
         ev.append(Event(int(ts[c]), int(ts[d]), "transfer",
-                        f"Response {k + 1}: {int(plen[resp].sum())} B, {int(resp.sum())} seg, "
-                        f"transfer {_ms(ts[d] - ts[c])}", c))
+                        f"Response {k + 1}: {int(sb[pd + 1] - sb[pc])} B, "
+                        f"{int(ss[pd + 1] - ss[pc])} seg, transfer {_ms(ts[d] - ts[c])}", c))
+    if len(ex) > shown:
+        ev.append(Event(int(ts[ex.req_first[shown]]), int(ts[ex.req_first[shown]]), "note",
+                        f"… {len(ex) - shown} more request/response turns (median think "
+                        f"{_ms(float(np.median(think)))})", int(ex.req_first[shown])))
 
     # -- stalls: closed windows, retransmission timeouts, silences
     covered: list[tuple[int, int]] = [(e.start, e.end) for e in ev if e.kind == "think"]
@@ -165,10 +180,17 @@ def build_timeline(cap: Any, stream: int) -> Timeline:
                                             f"tcp.analysis.retransmission)", -1))
     idle = max(IDLE_MIN_NS, IDLE_RTTS * irtt)
     tr = ts[rows]
-    for k in np.flatnonzero(np.diff(tr) >= idle).tolist():
+    # a silence inside a think time, a closed window or an RTO is already explained: it is
+    # inside a span when the latest end among the spans starting before it reaches its end
+    cover = np.asarray(covered, np.int64).reshape(-1, 2)
+    cover = cover[np.argsort(cover[:, 0], kind="stable")]
+    reach = np.maximum.accumulate(cover[:, 1]) if len(cover) else cover[:, 1]
+    gaps = np.flatnonzero(np.diff(tr) >= idle)
+    before = np.searchsorted(cover[:, 0], tr[gaps], side="right") - 1
+    inside = (before >= 0) & (reach[np.maximum(before, 0)] >= tr[gaps + 1]) if len(cover) \
+        else np.zeros(len(gaps), bool)
+    for k in gaps[~inside][:MAX_IDLE].tolist():
         a, b = int(tr[k]), int(tr[k + 1])
-        if any(lo <= a and b <= hi for lo, hi in covered):
-            continue
         ev.append(Event(a, b, "idle", f"Idle {_ms(b - a)}, then the {who[side[k + 1]]} sent",
                         int(rows[k + 1])))
 
