@@ -49,6 +49,7 @@ _QUOTED = frozenset({"ip", "ipv6", "tcp", "udp"})
 _ICMP = frozenset({"icmp", "icmpv6"})
 ACK_RTT_MAX = 300_000   # analyzed TCP segments up to which ACK RTTs are replayed for the view
 REFRESH = 1.0           # seconds between hierarchy refreshes while the dissection runs
+SYNC_HIERARCHY = 100_000  # frames up to which the hierarchy is counted on the UI thread
 BLOCKS = " ▁▂▃▄▅▆▇█"
 RESENT = ta.RETRANSMISSION | ta.FAST_RETRANSMISSION | ta.SPURIOUS_RETRANSMISSION
 
@@ -415,8 +416,20 @@ class StatsScreen(Screen):
             self._timer = self.set_interval(REFRESH, self.action_refresh_hierarchy)
 
     def action_refresh_hierarchy(self) -> None:
-        """Redraw the hierarchy with what the in-order dissection has reached."""
+        """Redraw the hierarchy with what the in-order dissection has reached (counted in a
+        worker on a big capture: a million frames take a tenth of a second of numpy)."""
+        if len(self.store) <= SYNC_HIERARCHY:
+            self._show_hierarchy(*hierarchy(self.store))
+            return
+        self.run_worker(self._hierarchy, thread=True, exclusive=True, group="phs",
+                        exit_on_error=False)
+
+    def _hierarchy(self) -> None:
         root, rest = hierarchy(self.store)
+        if not self.cancel.is_set():
+            self.app.call_from_thread(self._show_hierarchy, root, rest)
+
+    def _show_hierarchy(self, root: PhsNode, rest: int) -> None:
         self.query_one("#stats-phs", Static).update(hierarchy_table(root, rest))
         if not rest and self._timer is not None:
             self._timer.stop()
