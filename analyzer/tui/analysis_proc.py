@@ -15,6 +15,7 @@ available, or the child fails to start, the pass runs in the calling thread as b
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
 import select
@@ -29,6 +30,18 @@ from dissectors.fields import EXPERTS
 
 _HEAD = struct.Struct("<Q")
 POLL = 0.05      # seconds between looks at the cancel event while the child works
+PR_SET_PDEATHSIG = 1
+
+
+def _libc_prctl() -> Any:
+    """prctl, resolved before any fork (loading a library in the child is not safe)."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
 
 
 def first_pass_offloaded(index: Any, cancel: threading.Event,
@@ -62,6 +75,8 @@ def _child(index: Any, fd: int) -> None:
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if _PRCTL is not None:      # dies with the UI, should it end before the pass does
+            _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         with os.fdopen(fd, "wb") as out:
             def progress(stage: str, fraction: float) -> None:
                 _send(out, ("progress", stage, fraction))
