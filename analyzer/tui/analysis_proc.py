@@ -102,11 +102,12 @@ def _read_exact(fd: int, n: int, cancel: threading.Event) -> bytes:
     buf = bytearray(n)
     view = memoryview(buf)
     got = 0
+    poller = select.poll()      # not select(): a process with many files has fds past 1024
+    poller.register(fd, select.POLLIN | select.POLLHUP)
     while got < n:
         if cancel.is_set():
             raise Cancelled
-        ready, _, _ = select.select([fd], [], [], POLL)
-        if not ready:
+        if not poller.poll(POLL * 1000):
             continue
         k = os.readv(fd, [view[got:]])
         if k == 0:
