@@ -31,6 +31,7 @@ from dissectors.fields import EXPERTS
 _HEAD = struct.Struct("<Q")
 POLL = 0.05      # seconds between looks at the cancel event while the child works
 PR_SET_PDEATHSIG = 1
+NICE = 10        # the child's scheduling niceness: below the UI's
 
 
 def _libc_prctl() -> Any:
@@ -77,6 +78,9 @@ def _child(index: Any, fd: int) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         if _PRCTL is not None:      # dies with the UI, should it end before the pass does
             _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        # The pass (and the process it forks for TCP) takes both cores of a small machine;
+        # the UI, idle most of the time, gets the CPU first when a key comes in.
+        os.nice(NICE)
         with os.fdopen(fd, "wb") as out:
             def progress(stage: str, fraction: float) -> None:
                 _send(out, ("progress", stage, fraction))
