@@ -281,6 +281,7 @@ class TimelineScreen(Screen):
     """The timeline of one TCP connection; Enter goes to the selected event's frame."""
 
     BINDINGS = [Binding("escape,q,L", "app.pop_screen", "Back"),
+                Binding("enter", "pick", "Go to frame"),
                 Binding("j", "move(1)", "Down", show=False),
                 Binding("k", "move(-1)", "Up", show=False),
                 Binding("g", "edge(0)", "First", show=False),
@@ -350,10 +351,17 @@ class TimelineScreen(Screen):
         olist.action_last() if last else olist.action_first()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self._go(event.option_index)
+
+    def action_pick(self) -> None:
+        """Enter (when the list does not take it itself): the highlighted event's frame."""
+        self._go(self.query_one(OptionList).highlighted)
+
+    def _go(self, index: int | None) -> None:
         tl = self.timeline
-        if tl is None or not 0 <= event.option_index < len(tl.events):
+        if tl is None or index is None or not 0 <= index < len(tl.events):
             return
-        row = tl.events[event.option_index].row
+        row = tl.events[index].row
         if row >= 0:
             self.dismiss(row)
 
