@@ -306,8 +306,11 @@ def _classify(tool: str, opts: LiveOptions, stderr: str, rc: int | None) -> Capt
 
 def _detail(stderr: str, rc: int | None) -> str:
     """The tool's own first error line, or how it ended."""
+    # tcpdump writes "tcpdump: " and its message in two writes: killed between them, the
+    # last line is the bare prefix, which says nothing
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not
-             ln.startswith(("Capturing on", "File:", "tcpdump: listening on"))]
+             ln.startswith(("Capturing on", "File:", "tcpdump: listening on")) and
+             not re.fullmatch(r"\s*\w+:\s*", ln)]
     if lines:
         return lines[0]
     if rc is not None and rc < 0:
