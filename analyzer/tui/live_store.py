@@ -1,0 +1,624 @@
+"""The store of a live capture: what the TUI reads while a capture tool writes the file.
+
+The capture tool (dumpcap, tcpdump or our AF_PACKET helper) writes the `-w` file or a
+spool file; nothing here can slow it down. Three threads of this store follow it:
+
+1. the follower (capture.tail.TailIndexer) indexes new records as the tool writes them into
+   a FrameRing (engine.incremental) that keeps the last --ring-packets frames;
+2. the engine (engine.incremental.IncrementalPass) summarizes and TCP-analyzes each new
+   batch, and about once a second (less often when that takes long) publishes a snapshot:
+   the window as a first-pass Capture with conversations, DNS, TLS and findings;
+3. the in-order dissection, as Store's: every frame once, in order, with one
+   CaptureState, for Info and the details tree.
+
+The UI thread picks up the newest snapshot on its timer (`refresh`). Rows are window rows
+(0 = the oldest frame kept), so every view reads the snapshot's columns as a file's; when
+the window moves, `refresh` says by how many rows, and the UI shifts its cursor, marks and
+filtered rows by that much. Frame numbers on screen keep counting from the start of the
+capture (`base + row + 1`), like Wireshark's.
+
+A long capture must not grow without bound. The ring keeps its size; a spool file (no -w)
+gives the disk blocks of frames that left the ring back (capture.tail.punch_hole); and the
+dissectors' per-frame arrays, indexed by frame number, forget the frames before the window
+(`forget_frames`).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from analyzer import columns
+from analyzer.capture import CaptureError
+from analyzer.capture.tail import TailIndexer, punch_hole
+from analyzer.engine.annotate import FindingAnnotator
+from analyzer.engine.incremental import (CaptureFile, FrameRing, IncrementalPass, WindowCapture,
+                                         WindowIndex)
+from analyzer.engine.summary import TRANSPORT
+from analyzer.textsafe import safe
+from dissectors import CaptureState, dissect_frame
+from dissectors.packet import Packet
+from dissectors.tree import Node
+
+from .store import (_BAD_TCP, _ICMP_ERRORS, BATCH, PENDING, QUIET, ROW_CACHE, ColumnAnnotator,
+                    Row, _by_protocol)
+
+DEFAULT_RING = 1_000_000
+REFRESH_S = 1.0          # a new snapshot at most this often ...
+REFRESH_SHARE = 0.3      # ... and at most this share of the time spent making them
+FORGET_EVERY = 1 << 16   # frames dissected between two trims of the per-frame arrays
+RATE_WINDOW_S = 2.0      # packets/s is measured over this long
+
+# The dissectors' per-frame arrays, indexed by frame number (slot -> attribute -> the value
+# a frame that was never stored reads as), and their per-frame dicts keyed (frame, nth).
+PER_FRAME_ARRAYS = {
+    "tcp": {"frame_stream": -1, "frame_facts": 0},
+    "udp": {"frame_stream": -1},
+    "dns": {"frame_tx": -1, "frame_retrans": 0},
+    "tcp_reassembly": {"head": -1, "done": -1, "rin": 0},
+}
+PER_FRAME_DICTS = {"tcp": "extra", "udp": "extra", "dns": "extra"}
+
+
+class FrameWindow:
+    """A per-frame array indexed by frame number that can forget the frames before a point:
+    it answers len(), [number], [number] = v, append and extend as the array it wraps, with
+    the forgotten numbers reading as `fill` (no live view shows them again)."""
+
+    __slots__ = ("data", "start", "fill")
+
+    def __init__(self, data: array | bytearray, fill: int, start: int = 0) -> None:
+        self.data, self.fill, self.start = data, fill, start
+
+    def __len__(self) -> int:
+        return self.start + len(self.data)
+
+    def __getitem__(self, i: int) -> int:
+        j = i - self.start
+        return self.data[j] if j >= 0 else self.fill
+
+    def __setitem__(self, i: int, v: int) -> None:
+        j = i - self.start
+        if j >= 0:
+            self.data[j] = v
+
+    def append(self, v: int) -> None:
+        self.data.append(v)
+
+    def extend(self, values) -> None:
+        self.data.extend(values)
+
+    def forget(self, before: int) -> None:
+        k = before - self.start
+        if k > 0:
+            del self.data[:k]
+            self.start = before
+
+
+def forget_frames(state: CaptureState, before: int) -> None:
+    """Let the dissectors' per-frame records of frames numbered below `before` go."""
+    slots = state._slots
+    for key, attrs in PER_FRAME_ARRAYS.items():
+        obj = slots.get(key)
+        if obj is None:
+            continue
+        for attr, fill in attrs.items():
+            arr = getattr(obj, attr, None)
+            if isinstance(arr, (array, bytearray)):
+                arr = FrameWindow(arr, fill)
+                setattr(obj, attr, arr)
+            if isinstance(arr, FrameWindow):
+                arr.forget(before)
+    for key, attr in PER_FRAME_DICTS.items():
+        d = getattr(slots.get(key), attr, None)
+        if isinstance(d, dict) and d:
+            for k in [k for k in d if k[0] < before]:
+                del d[k]
+
+
+def fresh_state(first_number: int) -> CaptureState:
+    """A CaptureState whose first frame will be `first_number`: its per-frame arrays start
+    there instead of at frame 1 (a restart deep into a capture allocates nothing below)."""
+    from dissectors.dns import DnsState
+    from dissectors.tcp import TcpState
+    from dissectors.tcp_reassembly import TcpReassembly
+    from dissectors.udp import UdpState
+    state = CaptureState()
+    for key, factory in (("tcp", TcpState), ("udp", UdpState), ("dns", DnsState),
+                         ("tcp_reassembly", TcpReassembly)):
+        state.slot(key, factory)
+    forget_frames(state, first_number)
+    return state
+
+
+class LiveColumnAnnotator(ColumnAnnotator):
+    """tcp.analysis.* of a frame from the snapshot's columns: frame numbers count from the
+    capture's start, snapshot rows from its window."""
+
+    def __init__(self, cap: WindowCapture) -> None:
+        super().__init__(cap)
+        self.base = cap.base
+
+    def __call__(self, root: Node | None, pkt: Packet) -> int:
+        number = pkt.number
+        pkt.number = number - self.base
+        try:
+            return super().__call__(root, pkt)
+        finally:
+            pkt.number = number
+
+
+class _WindowFindings:
+    """The snapshot's findings_of, asked with frame numbers counted from the capture start."""
+
+    def __init__(self, cap: WindowCapture) -> None:
+        self.cap, self.base = cap, cap.base
+
+    def findings_of(self, row: int) -> list:
+        return self.cap.findings_of(row - self.base)
+
+
+class LiveStore:
+    """A running capture as the views see it (the file Store's interface), fed by the
+    follower, engine and in-order dissection threads that start() starts."""
+
+    def __init__(self, capture: Any, follow_path: str, *, name: str, ring_packets: int =
+                 DEFAULT_RING, bpf: str = "", spool: bool = False) -> None:
+        self.capture = capture                 # a live.FileCapture, None for a plain file
+        self.follow_path = follow_path         # the file the tool writes
+        self.path = name                       # what the title and Save show
+        self.bpf = bpf
+        self.spool = spool                     # ours to punch holes in, and to delete
+        self.ring = FrameRing(ring_packets)
+        self.stopped = threading.Event()       # the follower ends at the end of the file
+        self.cancel = threading.Event()
+        self.ready = threading.Event()         # the file header is read
+        self.finished = threading.Event()      # everything captured is analyzed
+        self.started = time.monotonic()
+        self.ended: float | None = None        # when the capture ended
+        self.error: str | None = None
+        self.stage = "capturing"
+        self.fraction = 0.0
+        self.engine: IncrementalPass | None = None
+        self.tail: TailIndexer | None = None
+        self.file: CaptureFile | None = None
+        self.interfaces: list = []
+        self.format = ""
+        self.first_ts: int | None = None
+        self.refreshes = 0                     # snapshots made
+        self.refresh_s = 0.0                   # how long the last one took
+        # What the UI thread sees (changed only by refresh()).
+        self.base = 0
+        self.count = 0
+        self.cap: WindowCapture | None = None
+        self.index = _EmptyIndex()
+        self._analyzed = 0
+        self._latest: WindowCapture | None = None
+        # The in-order dissection.
+        self.state = fresh_state(1)
+        self.next = 0                          # absolute row it dissects next
+        self.restarts = 0                      # times it fell out of the ring and restarted
+        self._lock = threading.Lock()          # guards self.state
+        self._ui_waiting = 0
+        self._waiting_lock = threading.Lock()
+        self._quiet_until = 0.0
+        self._rows: OrderedDict[int, tuple[str, str, str, str, str]] = OrderedDict()
+        self._annotate: LiveColumnAnnotator | None = None
+        self._findings: FindingAnnotator | None = None
+        self._threads: list[threading.Thread] = []
+        self._rates: list[tuple[float, int]] = []
+        self._drops: int | None = None
+        self._drops_at = 0.0
+        self._punched = 0
+
+    # --- background work -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the follower, the engine and the in-order dissection (daemon threads: the
+        UI never waits for them to end)."""
+        for target in (self._follow, self._analyze, self._dissect):
+            t = threading.Thread(target=self._guard, args=(target,), daemon=True,
+                                 name=f"live{target.__name__}")
+            t.start()
+            self._threads.append(t)
+
+    def _guard(self, target) -> None:
+        try:
+            target()
+        except Exception as e:       # shown in the status bar instead of a dead thread
+            self.error = f"{target.__name__.strip('_')} failed: {safe(repr(e))}"
+            self.stopped.set()
+            self.ready.set()
+            self.finished.set()
+
+    def _follow(self) -> None:
+        capture = self.capture
+
+        def sink(offsets, caplens, origlens, ts_ns, ifaces) -> None:
+            if self.first_ts is None and len(ts_ns):
+                self.first_ts = int(ts_ns[0])
+            self.ring.append(offsets, caplens, origlens, ts_ns, ifaces)
+            if capture is not None and len(ts_ns):
+                capture.seen(int(ts_ns.max()))
+        try:
+            self.tail = TailIndexer(self.follow_path, sink, self.stopped)
+        except CaptureError as e:
+            if not self.stopped.is_set():     # stopped before the first packet: not an error
+                self.error = str(e)
+            self.ready.set()
+            self.finished.set()
+            return
+        self.interfaces = self.tail.interfaces
+        self.format = self.tail.format
+        self.file = CaptureFile(self.follow_path)
+        self.engine = IncrementalPass(self.ring, self.file, self.interfaces, self.format,
+                                      self.tail.secrets)
+        self.ready.set()
+        self.tail.run()
+        if self.tail.error:
+            self.error = self.tail.error
+
+    def _analyze(self) -> None:
+        """Engine loop: batches as they come, a snapshot now and then, a last one at the
+        end; stops the follower once the capture tool has finished."""
+        self.ready.wait()
+        engine = self.engine
+        if engine is None:
+            return
+        last = 0.0
+        made_at = -1
+        while not self.cancel.is_set():
+            capture = self.capture
+            if capture is not None and capture.done.is_set() and not self.stopped.is_set():
+                self.stopped.set()            # the file is complete: read it to the end
+                if self.ended is None:
+                    self.ended = time.monotonic()
+            done = engine.step()
+            tail_done = self.tail is not None and self.tail.finished.is_set()
+            final = tail_done and not engine.pending()
+            now = time.monotonic()
+            due = now - last >= max(REFRESH_S, self.refresh_s / REFRESH_SHARE)
+            if self.ring.indexed != made_at and (due or final):
+                made_at = self.ring.indexed
+                self._publish(engine)
+                last = time.monotonic()
+                self.refresh_s = last - now
+            if final and made_at == self.ring.indexed:
+                self.stage = "done"
+                self.finished.set()
+                return
+            if not done:
+                time.sleep(0.02)
+            self._rest()
+
+    def _publish(self, engine: IncrementalPass) -> None:
+        snap = engine.snapshot(self.path)
+        with self.ring.lock:
+            self.ring.base = max(self.ring.base, snap.base)
+            self._latest = snap
+        self.refreshes += 1
+        self._release_spool()
+
+    def _release_spool(self) -> None:
+        """Give a spool file's blocks before everything still needed back to the disk."""
+        if not self.spool or self.file is None:
+            return
+        keep = min(self.base, self.next, self.ring.base)
+        with self.ring.lock:
+            g = self.ring.gen
+            if not g.origin <= keep < g.origin + g.capacity or keep >= self.ring.indexed:
+                return
+            upto = int(g.view("offsets", keep, keep + 1)[0]) - 64   # the record header
+        upto &= ~0xFFFF
+        if upto > self._punched:
+            try:
+                fd = os.open(self.follow_path, os.O_WRONLY)
+            except OSError:
+                return
+            try:
+                if punch_hole(fd, self._punched, upto - self._punched):
+                    self._punched = upto
+                else:
+                    self.spool = False      # this file system cannot: stop trying
+            finally:
+                os.close(fd)
+
+    def _dissect(self) -> None:
+        """Every frame once, in order, with one CaptureState (see Store.dissect_in_order);
+        a frame that left the ring before it got there restarts it at the window."""
+        self.ready.wait()
+        last_forget = 0
+        while not self.cancel.is_set():
+            ring = self.ring
+            with ring.lock:
+                g, indexed, floor = ring.gen, ring.indexed, max(ring.base, self.base)
+            if self.file is None or self.next >= indexed:
+                if self.finished.is_set() and self.next >= self.ring.indexed:
+                    return
+                time.sleep(0.02)
+                continue
+            with self._lock:
+                if self.next < max(floor, g.origin):
+                    self.next = max(floor, g.origin)
+                    self.state = fresh_state(self.next + 1)
+                    self.restarts += 1
+                start, stop = self.next, min(indexed, self.next + BATCH)
+                ifs = self.interfaces
+                rows = zip(g.view("offsets", start, stop).tolist(),
+                           g.view("caplens", start, stop).tolist(),
+                           g.view("origlens", start, stop).tolist(),
+                           g.view("ts_ns", start, stop).tolist(),
+                           g.view("ifaces", start, stop).tolist())
+                state = self.state
+                i = start
+                for off, cap, orig, ts, iface in rows:
+                    lt = ifs[iface].linktype if iface < len(ifs) else -1
+                    dissect_frame(self.file.read(off, cap), number=i + 1, ts_ns=ts,
+                                  origlen=orig, linktype=lt, iface=iface,
+                                  iface_name=self._iface_name(iface), state=state, tree=False)
+                    state.prev_displayed_ts_ns = ts
+                    i += 1
+                    if self._ui_waiting or self._quiet_until > time.monotonic():
+                        break
+                self.next = i
+                if i - last_forget >= FORGET_EVERY:
+                    last_forget = i
+                    forget_frames(state, min(self.base, self.ring.base) + 1)
+            while self._ui_waiting and not self.cancel.is_set():
+                time.sleep(0.0005)
+            self._rest()
+
+    # --- control ---------------------------------------------------------------------------
+
+    def stop_capture(self) -> None:
+        """Stop the capture tool (it writes what it captured, then ends); the follower
+        and the engine finish what is in the file."""
+        if self.capture is not None:
+            self.capture.stop()
+        else:
+            self.stopped.set()
+        if self.ended is None:
+            self.ended = time.monotonic()
+
+    @property
+    def capturing(self) -> bool:
+        return not self.stopped.is_set()
+
+    def close(self) -> None:
+        self.cancel.set()
+        self.stopped.set()
+        for t in self._threads:
+            t.join(2)
+        if self.tail is not None:
+            self.tail.close()
+        if self.file is not None:
+            self.file.close()
+
+    def _rest(self) -> None:
+        while time.monotonic() < self._quiet_until and not self.cancel.is_set():
+            time.sleep(0.002)
+
+    def user_active(self, seconds: float = QUIET) -> None:
+        self._quiet_until = time.monotonic() + seconds
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        self._wait(1)
+        try:
+            yield
+        finally:
+            self._wait(-1)
+
+    def _wait(self, step: int) -> None:
+        with self._waiting_lock:
+            self._ui_waiting += step
+
+    # --- the UI thread ---------------------------------------------------------------------
+
+    def refresh(self, shift: bool = True) -> int:
+        """Take in what the threads did (UI thread): the newest snapshot and the frames
+        indexed since. Returns how many rows the window moved (0 when `shift` is False:
+        a snapshot that would move it waits)."""
+        ring = self.ring
+        with ring.lock:
+            snap = self._latest
+            moved = 0
+            if snap is not None and snap is not self.cap and (shift or snap.base == self.base):
+                moved = snap.base - self.base
+                self.base = snap.base
+                self.cap = snap
+                self._annotate = LiveColumnAnnotator(snap)
+                self._findings = FindingAnnotator(_WindowFindings(snap))
+            g, indexed, self._analyzed = ring.gen, ring.indexed, ring.analyzed
+        if self.ready.is_set() and self.file is not None and g.origin <= self.base:
+            self.index = WindowIndex(g, self.base, indexed, self.file, self.interfaces,
+                                     self.format, self.engine.secrets)
+            self.count = len(self.index)
+        now = time.monotonic()
+        self._rates.append((now, ring.indexed))
+        while len(self._rates) > 2 and now - self._rates[1][0] > RATE_WINDOW_S:
+            self._rates.pop(0)
+        if moved:
+            for key in [k for k in self._rows if k < self.base]:
+                del self._rows[key]
+        return moved
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def captured(self) -> int:
+        """Frames captured so far (all of them, not only those still in the ring)."""
+        return self.ring.indexed
+
+    @property
+    def last_number(self) -> int:
+        return self.base + self.count
+
+    @property
+    def passed(self) -> int:
+        """Window rows the in-order dissection has passed."""
+        return max(0, min(self.count, self.next - self.base))
+
+    @property
+    def indexing(self) -> bool:
+        return self.capturing
+
+    def rate(self) -> float:
+        """Packets per second over the last couple of seconds."""
+        if len(self._rates) < 2:
+            return 0.0
+        (t0, n0), (t1, n1) = self._rates[0], self._rates[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def kernel_drops(self) -> int | None:
+        """The capture tool's kernel drop count, asked at most once a second."""
+        capture = self.capture
+        if capture is None:
+            tail = self.tail
+            return sum(tail.drops.values()) if tail is not None and tail.drops else None
+        now = time.monotonic()
+        if now - self._drops_at >= 1.0 or capture.done.is_set():
+            self._drops_at = now
+            self._drops = capture.kernel_drops()
+            if self._drops is None and self.tail is not None and self.tail.drops:
+                self._drops = sum(self.tail.drops.values())     # dumpcap's closing ISB
+        return self._drops
+
+    def elapsed(self) -> float:
+        end = self.ended if self.ended is not None else time.monotonic()
+        return end - self.started
+
+    def _iface_name(self, iface: int) -> str:
+        ifs = self.interfaces
+        if self.format != "pcapng" or not 0 <= iface < len(ifs):
+            return ""
+        return ifs[iface].name or "unknown"
+
+    def digits(self, iface: int) -> int:
+        ifs = self.interfaces
+        return ifs[iface].precision if 0 <= iface < len(ifs) else 6
+
+    def time_text(self, row: int, fmt: str, prev_shown: int | None = None) -> str:
+        ts = self.index.ts_ns
+        t = int(ts[row])
+        prev = int(ts[row - 1]) if row > 0 else t
+        disp = int(ts[prev_shown]) if prev_shown is not None else prev
+        first = self.first_ts if self.first_ts is not None else t
+        return columns.format_time(fmt, t, first, prev, disp,
+                                   self.digits(int(self.index.ifaces[row])))
+
+    def dissect(self, row: int, tree: bool = True) -> tuple[Node | None, Packet, bytes]:
+        """Dissect a window row the in-order dissection has passed, for display."""
+        idx = self.index
+        f = idx.raw_frame(row)
+        prev = int(idx.ts_ns[row - 1]) if row > 0 else f.ts_ns
+        self._wait(1)
+        try:
+            with self._lock:
+                root, pkt = dissect_frame(
+                    f.data, number=self.base + row + 1, ts_ns=f.ts_ns, origlen=f.origlen,
+                    linktype=f.linktype, iface=f.iface, has_ts=f.has_ts,
+                    iface_name=self._iface_name(f.iface), state=self.state, tree=tree,
+                    prev_ts_ns=prev, prev_displayed_ts_ns=prev)
+        finally:
+            self._wait(-1)
+        if self._annotate is not None:
+            self._annotate(root, pkt)
+            if tree and self._findings is not None:
+                self._findings(root, pkt)
+        return root, pkt, f.data
+
+    def _cells(self, row: int) -> tuple[str, str, str, str, str]:
+        key = self.base + row
+        hit = self._rows.get(key)
+        if hit is not None:
+            self._rows.move_to_end(key)
+            return hit
+        if row < self.passed:
+            _, pkt, _ = self.dissect(row, tree=False)
+            cells = (columns.source(pkt), columns.destination(pkt), columns.protocol(pkt),
+                     columns.info(pkt), pkt.damage)
+            self._rows[key] = cells
+            while len(self._rows) > ROW_CACHE:
+                self._rows.popitem(last=False)
+            return cells
+        col = self._column_reader(row)
+        if col is None:
+            return ("", "", "", PENDING, "")
+        ver = int(col("ipver"))
+        src = columns.address_str(self._address(col, "src", ver)) if ver else ""
+        dst = columns.address_str(self._address(col, "dst", ver)) if ver else ""
+        names = self.engine.protocol_names
+        code = int(col("protocol"))
+        return (src, dst, safe(names[code] if code < len(names) else ""), PENDING, "")
+
+    def _column_reader(self, row: int):
+        """A reader of window row's ring columns, once the engine has analyzed it."""
+        r = self.base + row
+        g = self.index.gen if isinstance(self.index, WindowIndex) else None
+        if g is None or r >= self._analyzed or r < g.origin or r >= g.origin + g.capacity:
+            return None
+        o = r - g.origin
+        return lambda name: g.cols[name][o]
+
+    def _address(self, col, which: str, ver: int) -> bytes:
+        v = int(col(which))
+        if ver == 4:
+            return v.to_bytes(4, "big")
+        table = self.engine.v6.table
+        return table[v].tobytes() if v < len(table) else b""
+
+    def row(self, row: int, time_fmt: str = "r", prev_shown: int | None = None) -> Row:
+        src, dst, proto, info, damage = self._cells(row)
+        return Row(self.base + row + 1, self.time_text(row, time_fmt, prev_shown), src, dst,
+                   proto, int(self.index.origlens[row]), info, self.rule(row, proto, damage))
+
+    def rule(self, row: int, proto: str, damage: str = "") -> str:
+        """Wireshark's colouring rule of a row, from the ring's columns (Store.rule's)."""
+        if damage == "malformed":
+            return "bad"
+        col = self._column_reader(row)
+        if col is None:
+            return _by_protocol(proto)
+        ipp = int(col("ip_proto"))
+        transport = int(col("flags")) & TRANSPORT
+        if ipp == 6 and int(col("bits")) & _BAD_TCP:
+            return "bad_tcp"
+        if transport and int(col("icmp_type")) in _ICMP_ERRORS.get(ipp, ()):
+            return "icmp_error"
+        if ipp == 6 and transport:
+            fl = int(col("tcp_flags"))
+            if fl & 0x04:
+                return "rst"
+            by_name = _by_protocol(proto)
+            if by_name not in ("", "tcp", "udp"):
+                return by_name
+            return "synfin" if fl & 0x03 else "tcp"
+        return _by_protocol(proto) or ("udp" if ipp == 17 else "")
+
+    def findings_rows(self) -> np.ndarray:
+        if self.cap is None:
+            return np.zeros(0, np.int64)
+        return np.asarray(sorted({fr - 1 for f in self.cap.findings for fr in f.frames}),
+                          np.int64)
+
+
+class _EmptyIndex:
+    """The index before the capture file has its header."""
+
+    interfaces: list = []
+    format = ""
+    secrets: list = []
+    ts_ns = origlens = ifaces = np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return 0
+
