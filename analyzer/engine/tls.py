@@ -29,8 +29,10 @@ import numpy as np
 from analyzer.engine.findings import Finding, kind
 from analyzer.engine.summary import (
     ACK,
+    FIN,
     INNER,
     IPPROTO_TCP,
+    RST,
     SYN,
     TRANSPORT,
     SummaryColumns,
@@ -205,6 +207,8 @@ class TlsHandshake:
     keys: tuple[str, ...] = ()     # key log labels known for this session
     secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
     frames: dict[str, int] = field(default_factory=dict)   # step -> frame number
+    silent_close: str = ""         # "FIN"/"RST": the client left after the server's flight
+    silent_close_ms: float = 0.0   # ... this long after the server's last handshake record
 
     @property
     def complete(self) -> bool:
@@ -407,7 +411,7 @@ class _Conn:
     def __init__(self, store: Any, cols: SummaryColumns, stream: int, rows: np.ndarray,
                  l3: np.ndarray, ts: np.ndarray, keylog: KeyLog,
                  syn_ack: tuple[int, int] | None,
-                 certs: dict[bytes, CertSummary | None]) -> None:
+                 certs: dict[bytes, CertSummary | None], closes: list[int]) -> None:
         self.store, self.cols, self.ts, self.syn_ack = store, cols, ts, syn_ack
         self.certs = certs
         first = int(rows[0])
@@ -421,6 +425,7 @@ class _Conn:
         secret = keylog.for_random(rnd).get("SERVER_HANDSHAKE_TRAFFIC_SECRET") if rnd else None
         self.dirs = [client, self._direction(rows, l3, ~is_client, secret is not None)]
         self._handshake(keylog)
+        self._silent_close(closes, cols.src[first], cols.sport[first])
 
     def _direction(self, rows: np.ndarray, l3: np.ndarray, mask: np.ndarray,
                    keep_sealed: bool) -> _Dir:
@@ -482,6 +487,8 @@ class _Conn:
                 h.certificate = self._summary(ders[0]) if ders else None
                 cert_row = row
                 h.frames["certificate"] = self._frame(row)
+            elif mtype == 14:
+                h.frames.setdefault("server_hello_done", self._frame(row))
         if ch is not None:
             h.sni = safe(ch.sni)
             h.alpn_offered = [safe(a.decode("utf-8", "replace")) for a in ch.alpn[:16]]
@@ -508,6 +515,37 @@ class _Conn:
                 self._sealed_flight(sh.cipher, secret)
         self._alerts()
         self._timing(sh is not None)
+
+    def _silent_close(self, closes: list[int], client_src: Any, client_port: Any) -> None:
+        """The client closed (FIN or RST, no alert) once the server's first flight was in,
+        without sending its own next flight: TLS 1.2 clients answer a complete flight
+        (ServerHelloDone) with ClientKeyExchange or Certificate, TLS 1.3 clients with an
+        encrypted Finished. Leaving instead is how some TLS stacks reject a certificate."""
+        h = self.hs
+        cd, sd = self.dirs
+        if h.alerts or h.resumed or "server_hello" not in h.frames:
+            return
+        if h.version_code == 0x0304:
+            if not sd.encrypted_rows or cd.encrypted_rows:
+                return
+            anchor = max(r for r in sd.record_rows + sd.encrypted_rows)
+        else:
+            done = h.frames.get("server_hello_done")
+            if done is None or "certificate" not in h.frames:
+                return
+            anchor = done - 1
+            if any(r > anchor for r in cd.record_rows) or cd.ccs_row > anchor:
+                return
+        cols = self.cols
+        for r in closes:
+            if r <= anchor:
+                continue
+            if cols.src[r] != client_src or cols.sport[r] != client_port:
+                return           # the server closed first: not the client's refusal
+            h.silent_close = "RST" if int(cols.tcp_flags[r]) & RST else "FIN"
+            h.silent_close_ms = round((int(self.ts[r]) - int(self.ts[anchor])) / 1e6, 3)
+            h.frames["client_close"] = self._frame(r)
+            return
 
     def _sealed_flight(self, cipher: int, secret: bytes) -> None:
         """TLS 1.3 with the key log: the server's chosen ALPN and certificate."""
@@ -646,6 +684,7 @@ def analyze_tls(store: Any, keylog: KeyLog | None = None) -> TlsResult:
         return result
     ts = np.asarray(index.ts_ns, np.int64)
     syn_ack = _handshake_rows(cols, tcp, is_cand)
+    closes = _close_rows(cols, tcp, is_cand)
     keep = is_cand[streams]
     rows_c, streams_c = pay_rows[keep], streams[keep]
     l3_c = _l3_offsets(cols, lts, rows_c)
@@ -656,13 +695,28 @@ def analyze_tls(store: Any, keylog: KeyLog | None = None) -> TlsResult:
     ends = np.append(bounds[1:], len(order))
     for s, lo, hi in zip(np.nonzero(is_cand)[0].tolist(), bounds.tolist(), ends.tolist()):
         ks = order[lo:hi]
-        conn = _Conn(store, cols, s, rows_c[ks], l3_c[ks], ts, keys, syn_ack.get(s), certs)
+        conn = _Conn(store, cols, s, rows_c[ks], l3_c[ks], ts, keys, syn_ack.get(s), certs,
+                     closes.get(s, []))
         result.handshakes.append(conn.hs)
     ts0 = int(ts[0]) if len(ts) else 0
     for h in result.handshakes:
         result.findings.extend(_findings(h, ts0))
     result.findings.extend(_churn(result.handshakes))
     return result
+
+
+def _close_rows(cols: SummaryColumns, tcp: np.ndarray, is_cand: np.ndarray) -> \
+        dict[int, list[int]]:
+    """Per candidate stream: its first few FIN or RST rows, in frame order."""
+    stream = cols.stream
+    rows = np.nonzero(tcp & is_cand[np.maximum(stream, 0)] &
+                      ((cols.tcp_flags & (FIN | RST)) != 0))[0]
+    out: dict[int, list[int]] = {}
+    for s, r in zip(stream[rows].tolist(), rows.tolist()):
+        got = out.setdefault(s, [])
+        if len(got) < 4:
+            got.append(r)
+    return out
 
 
 def _l3_offsets(cols: SummaryColumns, lts: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -696,9 +750,13 @@ def _findings(h: TlsHandshake, capture_ts_ns: int) -> list[Finding]:
     refused = fatal if fatal is not None and fatal.sender == "client" and \
         fatal.description in _CERT_ALERTS else None
     why = f"; the client refused it ({refused.name}, {refused.description})" if refused else ""
-    extra = {"alert": refused.description, "sender": "client"} if refused else {}
+    extra: dict[str, Any] = {"alert": refused.description, "sender": "client"} if refused else {}
     frames = [h.frames.get("client_hello", 0), h.frames.get("certificate", 0)] + \
         ([refused.frame] if refused else [])
+    if h.silent_close:
+        why = f"; the client then closed the connection ({h.silent_close}) without an alert"
+        extra = {"close": h.silent_close, "sender": "client"}
+        frames = [f for f in frames if f] + [h.frames["client_close"]]
     explained = False
     if cert is not None:
         now = capture_ts_ns // 1_000_000_000
@@ -718,6 +776,8 @@ def _findings(h: TlsHandshake, capture_ts_ns: int) -> list[Finding]:
             explained = True
     if fatal is not None and not (explained and refused is fatal):
         out.append(_alert_finding(h, fatal, sni))
+    if h.silent_close and not explained:
+        out.append(_silent_rejection(h, sni, frames))
     if h.resumed:
         out.append(_finding(RESUMED, h, f"{h.version} session to {sni} resumed by {h.resumed}",
                             [h.frames.get("client_hello", 0)], "", resumed=h.resumed))
@@ -725,6 +785,24 @@ def _findings(h: TlsHandshake, capture_ts_ns: int) -> list[Finding]:
     if slow is not None:
         out.append(slow)
     return out
+
+
+def _silent_rejection(h: TlsHandshake, sni: str, frames: list[int]) -> Finding:
+    """A client that leaves after the server's complete first flight, without a word, most
+    often did not accept the certificate (some stacks send no alert); it may also have been
+    cancelled, hence the lower confidence."""
+    seen = "certificate" if h.version_code != 0x0304 else "first flight (certificate encrypted)"
+    f = _finding(CERT_REJECTED, h, f"client closed the connection to {sni} ({h.silent_close}) "
+                                   f"{h.silent_close_ms:g} ms after the server's {seen}, "
+                                   f"without an alert and without finishing the handshake",
+                 frames, "server", close=h.silent_close, sender="client",
+                 after_ms=h.silent_close_ms)
+    f.confidence = 0.6
+    f.explanation = "The client closed the connection as soon as the server's certificate " \
+                    "arrived, without sending an alert or its side of the handshake. Some " \
+                    "TLS stacks reject a certificate this way (untrusted chain, wrong name, " \
+                    "expired); a client cancelled at that very moment looks the same."
+    return f
 
 
 def _day(ts: int) -> str:
