@@ -708,7 +708,7 @@ class IncrementalPass:
                               v6_table=self.v6.table, protocol_names=list(self.protocol_names),
                               **sparse)
         dup = np.flatnonzero(g.view("dupack_num", lo, hi))
-        nstreams = self.numbering.count[IPPROTO_TCP]
+        nstreams = max(self.numbering.count.values())   # as firstpass: any stream id
         tcp = TcpColumns(
             bits=g.view("bits", lo, hi), direction=g.view("direction", lo, hi),
             win_scale=g.view("win_scale", lo, hi), dupack_rows=dup,

@@ -134,11 +134,11 @@ def run_live(store: LiveStore) -> int:
     try:
         app.run()
     finally:
-        store.stop_capture()
+        store.close()
         capture = store.capture
         if capture is not None and not capture.done.wait(STOP_WAIT_S):
             capture.close()
-        store.close()
+        store.join()
     n = store.captured
     print(f"{n} packet{'' if n == 1 else 's'} captured", file=sys.stderr)
     drops = store.kernel_drops()

@@ -223,11 +223,20 @@ class LiveStore:
     def start(self) -> None:
         """Start the follower, the engine and the in-order dissection (daemon threads: the
         UI never waits for them to end)."""
-        for target in (self._follow, self._analyze, self._dissect):
+        for target in (self._follow, self._analyze, self._dissect, self._watch):
             t = threading.Thread(target=self._guard, args=(target,), daemon=True,
                                  name=f"live{target.__name__}")
             t.start()
             self._threads.append(t)
+
+    def _watch(self) -> None:
+        """Once the capture tool has finished its file, the follower reads it to the end."""
+        capture = self.capture
+        if capture is not None:
+            capture.done.wait()
+            if self.ended is None:
+                self.ended = time.monotonic()
+            self.stopped.set()
 
     def _guard(self, target) -> None:
         try:
@@ -275,11 +284,6 @@ class LiveStore:
         last = 0.0
         made_at = -1
         while not self.cancel.is_set():
-            capture = self.capture
-            if capture is not None and capture.done.is_set() and not self.stopped.is_set():
-                self.stopped.set()            # the file is complete: read it to the end
-                if self.ended is None:
-                    self.ended = time.monotonic()
             done = engine.step()
             tail_done = self.tail is not None and self.tail.finished.is_set()
             final = tail_done and not engine.pending()
@@ -392,10 +396,18 @@ class LiveStore:
         return not self.stopped.is_set()
 
     def close(self) -> None:
+        """The UI has gone: stop the capture and the work for the screen; the follower
+        still reads what the tool writes until it has finished (see join)."""
+        self.stop_capture()
         self.cancel.set()
-        self.stopped.set()
+
+    def join(self, timeout: float = 10.0) -> None:
+        """Wait for the follower to reach the end of the finished file, then let go of it."""
+        if self.capture is None:
+            self.stopped.set()
+        end = time.monotonic() + timeout
         for t in self._threads:
-            t.join(2)
+            t.join(max(0.0, end - time.monotonic()))
         if self.tail is not None:
             self.tail.close()
         if self.file is not None:
