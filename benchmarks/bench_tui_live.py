@@ -93,6 +93,8 @@ def rss_kib() -> int:
 
 def inner(args: argparse.Namespace) -> int:
     """Run the app on b0 until the outer process writes a line on stdin; print JSON."""
+    from textual import events
+
     from analyzer.capture.live import LiveOptions, open_file_capture
     from analyzer.tui import app as appmod
     from analyzer.tui.live_app import LiveApp
@@ -116,6 +118,13 @@ def inner(args: argparse.Namespace) -> int:
             return strip
 
     appmod.PacketList = TimedList
+
+    def press(app, key: str) -> None:
+        """A key as the terminal driver delivers it (Pilot.press would also wait for the
+        app to be idle, which a capturing app never is)."""
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(app)
+        app._driver.send_message(event)
     spool = tempfile.mkdtemp(prefix="wirelens-bench-")
     path = os.path.join(spool, "spool")
     bpf = f"udp port {PORT}"
@@ -137,7 +146,7 @@ def inner(args: argparse.Namespace) -> int:
             while not stop.is_set():
                 now = time.monotonic() - t0
                 if now >= next_key:
-                    await pilot.press(KEYS[k % len(KEYS)])
+                    press(app, KEYS[k % len(KEYS)])
                     k += 1
                     next_key = now + KEY_EVERY_S
                 if args.sample and now >= next_sample:
@@ -147,7 +156,7 @@ def inner(args: argparse.Namespace) -> int:
             t_stop = time.monotonic()
             behind = store.ring.indexed - store.ring.analyzed
             dissect_behind = store.ring.indexed - store.next
-            await pilot.press("ctrl+c")
+            press(app, "ctrl+c")
             while not store.finished.is_set() and time.monotonic() - t_stop < 300:
                 await pilot.pause(0.2)
             caught_up = time.monotonic() - t_stop
@@ -163,6 +172,8 @@ def inner(args: argparse.Namespace) -> int:
                        keys=len(lat), key_median_ms=statistics.median(lat) if lat else None,
                        key_p95_ms=sorted(lat)[int(0.95 * (len(lat) - 1))] if lat else None,
                        key_max_ms=max(lat) if lat else None, rss=samples,
+                       slowest=sorted(((round(dt * 1000), key) for key, dt in
+                                       TimedList.latencies), reverse=True)[:4],
                        rss_end_kib=rss_kib(), error=store.error or capture.error)
             await pilot.press("q")
 
@@ -221,7 +232,8 @@ def report(r: dict) -> None:
           f"in the TUI {captured:>8} | kernel drops {drops:>6} | unaccounted "
           f"{lost - drops:>5} | drop rate {100 * lost / max(sent, 1):.3f}%", flush=True)
     print(f"        keys: n={r['keys']} median {r['key_median_ms']:.1f} ms, p95 "
-          f"{r['key_p95_ms']:.1f} ms, max {r['key_max_ms']:.1f} ms | at stop the analysis "
+          f"{r['key_p95_ms']:.1f} ms, max {r['key_max_ms']:.1f} ms (slowest {r['slowest']}) "
+          f"| at stop the analysis "
           f"was {r['behind_at_stop']} frames behind, the in-order dissection "
           f"{r['dissect_behind_at_stop']} ({r['dissect_restarts']} restarts); all analyzed "
           f"{r['caught_up_s']:.1f} s after | window: frames {r['first_number']}-"

@@ -347,10 +347,11 @@ def netns():
         subprocess.run(["ip", "netns", "delete", name], capture_output=True)
 
 
-def _env() -> dict[str, str]:
+def _env(term: str = "xterm") -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["TERM"] = "xterm"
+    env["TERM"] = term
+    env.pop("COLORTERM", None)
     return env
 
 
@@ -494,13 +495,13 @@ def test_tui_ring_follow_and_new_packets_live(netns):
 
 
 def _pty_run(argv: list[str], keys: list[tuple[float, bytes]], ns_traffic=None,
-             timeout: float = 60) -> tuple[int, str]:
-    """Run argv on a real terminal (80x24, TERM=xterm): wait, send the keys; returns the
+             timeout: float = 60, term: str = "xterm") -> tuple[int, str]:
+    """Run argv on a real terminal (80x24, TERM=term): wait, send the keys; returns the
     exit status and what was written to the terminal."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=ROOT,
-                            env=_env(), start_new_session=True)
+                            env=_env(term), start_new_session=True)
     os.close(slave)
     out = bytearray()
 
@@ -533,8 +534,10 @@ def _pty_run(argv: list[str], keys: list[tuple[float, bytes]], ns_traffic=None,
     return rc, re.sub(r"\x1b\[[0-9;?<>=$]*[a-zA-Z~]", " ", out.decode("utf-8", "replace"))
 
 
-@pytest.mark.parametrize("keys", [b"q", b"\x03q"], ids=["q", "ctrl-c-then-q"])
-def test_quitting_in_a_terminal_leaves_every_packet_in_the_file(netns, tmp_path, keys):
+@pytest.mark.parametrize("keys,term", [(b"q", "xterm"), (b"\x03q", "xterm"),
+                                       (b"q", "screen"), (b"\x03q", "tmux-256color")],
+                         ids=["q-xterm", "ctrl-c-then-q-xterm", "q-screen", "ctrl-c-then-q-tmux"])
+def test_quitting_in_a_terminal_leaves_every_packet_in_the_file(netns, tmp_path, keys, term):
     if not shutil.which("tcpdump") or not shutil.which("tshark"):
         pytest.skip("tcpdump is the reference, tshark the reader")
     out = tmp_path / "tui.pcapng"
@@ -545,15 +548,16 @@ def test_quitting_in_a_terminal_leaves_every_packet_in_the_file(netns, tmp_path,
     def traffic() -> None:
         _send(netns, PORT, 300)
         _send(netns, OTHER_PORT, 50)
-    script = [(3.0, b"<traffic>")] + [(0.3 if i else 0.0, bytes([k])) for i, k in
+    script = [(3.0, b"<traffic>")] + [(0.5 if i else 1.5, bytes([k])) for i, k in
                                       enumerate(keys)]
     rc, screen = _pty_run(["ip", "netns", "exec", netns, sys.executable, "-m", "analyzer.cli",
-                           "-i", "lo", "-f", bpf, "-w", str(out)], script, traffic)
+                           "-i", "lo", "-f", bpf, "-w", str(out)], script, traffic, term=term)
     time.sleep(1.5)
     tcpdump.send_signal(signal.SIGINT)
     tcpdump.wait(20)
     assert rc == 0, screen[-2000:]
     assert "No." in screen and "Capturing on" not in screen      # the TUI, not `read`
+    assert "300 pkts" in screen                                  # it saw them live
     assert "300 packets captured" in screen
     counted = subprocess.run(["tshark", "-r", str(out), "-T", "fields", "-e", "udp.dstport"],
                              capture_output=True, text=True)

@@ -692,11 +692,12 @@ class IncrementalPass:
         out["sack_right"] = out["sack_right"].astype(np.uint32)
         return out
 
-    def snapshot(self, path: str = "") -> WindowCapture:
+    def snapshot(self, path: str = "", pause=None) -> WindowCapture:
         """The newest `ring.size` frames analyzed so far as a Capture, with conversations,
         DNS, TLS, connection facts and findings computed over them. Its `base` is where
         the ring may start now: the caller moves `ring.base` there when it hands the
-        snapshot out (until then the ring keeps the older frames for the current one)."""
+        snapshot out (until then the ring keeps the older frames for the current one).
+        `pause`, if given, is called between the analyses (a UI lets its user go first)."""
         from . import conversations, diagnoses, dns, findings, tcp_flows, tls
         ring = self.ring
         with ring.lock:
@@ -719,10 +720,15 @@ class IncrementalPass:
         values = {name: g.view(name, lo, hi) for name in VALUE_COLUMNS}
         cap = WindowCapture(path, index, cols, tcp, base=lo, values=values)
         store = _Cols(index, cols)
+        rest = pause or (lambda: None)
         cap.conversations = conversations.conversations(index, cols)
+        rest()
         cap.dns = dns.analyze_dns(store)
+        rest()
         cap.tls = tls.analyze_tls(store, self.keylog)
+        rest()
         cap.flows = tcp_flows.build(cap)
+        rest()
         found = diagnoses.diagnose(cap, cap.flows)
         cap.findings = findings.ordered(_explained(found, cap.tls.findings) + cap.dns.findings
                                         + cap.tls.findings)

@@ -55,6 +55,7 @@ REFRESH_S = 1.0          # a new snapshot at most this often ...
 REFRESH_SHARE = 0.3      # ... and at most this share of the time spent making them
 FORGET_EVERY = 1 << 16   # frames dissected between two trims of the per-frame arrays
 RATE_WINDOW_S = 2.0      # packets/s is measured over this long
+DISSECT_REST = 1.0       # the in-order dissection sleeps this long per second of work
 
 # The dissectors' per-frame arrays, indexed by frame number (slot -> attribute -> the value
 # a frame that was never stored reads as), and their per-frame dicts keyed (frame, nth).
@@ -256,6 +257,7 @@ class LiveStore:
             self.ring.append(offsets, caplens, origlens, ts_ns, ifaces)
             if capture is not None and len(ts_ns):
                 capture.seen(int(ts_ns.max()))
+            self._rest()
         try:
             self.tail = TailIndexer(self.follow_path, sink, self.stopped)
         except CaptureError as e:
@@ -303,7 +305,7 @@ class LiveStore:
             self._rest()
 
     def _publish(self, engine: IncrementalPass) -> None:
-        snap = engine.snapshot(self.path)
+        snap = engine.snapshot(self.path, self._rest)
         with self.ring.lock:
             self.ring.base = max(self.ring.base, snap.base)
             self._latest = snap
@@ -348,6 +350,7 @@ class LiveStore:
                     return
                 time.sleep(0.02)
                 continue
+            began = time.perf_counter()
             with self._lock:
                 if self.next < max(floor, g.origin):
                     self.next = max(floor, g.origin)
@@ -377,6 +380,9 @@ class LiveStore:
                     forget_frames(state, min(self.base, self.ring.base) + 1)
             while self._ui_waiting and not self.cancel.is_set():
                 time.sleep(0.0005)
+            # At most half of the interpreter for this thread: when packets come faster
+            # than it dissects, it would otherwise crowd out the screen and the analysis.
+            time.sleep(min(0.05, (time.perf_counter() - began) * DISSECT_REST))
             self._rest()
 
     # --- control ---------------------------------------------------------------------------

@@ -142,10 +142,10 @@ class PacketList(ScrollView, can_focus=True):
         """Take in frames the index added since the last call (following them, live)."""
         height = self.count + 1
         have = self.virtual_size.height
-        if self.live and height <= have <= height + max(1024, height // 4):
-            height = have    # live: grown ahead in steps, as a layout per tick costs keys
-        elif self.live:
-            height += max(1024, height // 8)
+        if self.live:
+            # Live: grown ahead by doubling (a layout of the whole screen per tick would cost
+            # the keys their speed); rows past the last frame are blank.
+            height = have if height <= have else max(2 * have, height + 4096)
         if have != height or self.virtual_size.width != self.size.width:
             self.virtual_size = Size(self.size.width, height)
         if self.following and self.count:
