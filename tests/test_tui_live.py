@@ -325,6 +325,52 @@ def test_app_follows_counts_new_and_keeps_the_ring(tmp_path):
         store.join()
 
 
+@pytest.mark.parametrize("name", ["bulk_lossy_sender.pcap", "resets.pcap", "dns.pcap"])
+def test_app_rows_match_read_on_a_growing_file(tmp_path, name):
+    """Every row of the live app (a file growing in pieces) reads as `wirelens read` prints
+    it: addresses, protocol and Info with the TCP analysis prefixes."""
+    from analyzer import columns
+    from analyzer.engine.annotate import SequenceAnnotator
+    from analyzer.tui.live_app import LiveApp
+    from analyzer.tui.live_store import LiveStore
+    from dissectors import CaptureState, dissect_frame
+    src = ROOT / "sample_pcaps" / name
+    state, annotate, want = CaptureState(), SequenceAnnotator(), []
+    for n, f in enumerate(open_capture(src), 1):
+        root, pkt = dissect_frame(f.data, number=n, ts_ns=f.ts_ns, origlen=f.origlen,
+                                  linktype=f.linktype, state=state, tree=False)
+        annotate(root, pkt)
+        state.prev_displayed_ts_ns = f.ts_ns
+        want.append((n, columns.source(pkt), columns.destination(pkt), columns.protocol(pkt),
+                     columns.info(pkt)))
+    dst = tmp_path / name
+    dst.write_bytes(b"")
+    done = threading.Event()
+    writer = threading.Thread(target=_grow, args=(src, dst, done, 0.0005))
+    writer.start()
+    store = LiveStore(None, str(dst), name=name)
+
+    async def main() -> None:
+        app = LiveApp(store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _until(pilot, done.is_set)
+            store.stop_capture()
+            await _until(pilot, lambda: store.finished.is_set() and len(store) == len(want)
+                         and store.passed == len(want) and store.cap is not None
+                         and len(store.cap.cols) == len(want))
+            await pilot.pause(0.3)
+            got = [(r.number, r.source, r.destination, r.protocol, r.info)
+                   for r in (store.row(i) for i in range(len(store)))]
+            assert got == want
+            await pilot.press("q")
+    try:
+        asyncio.run(main())
+    finally:
+        writer.join()
+        store.close()
+        store.join()
+
+
 # --- live, in a network namespace (root) -------------------------------------------------------
 
 def _can_netns() -> bool:

@@ -450,6 +450,10 @@ class LiveStore:
             moved = 0
             if snap is not None and snap is not self.cap and (shift or snap.base == self.base):
                 moved = snap.base - self.base
+                # Rows drawn before their analysis was in a snapshot lack its Info prefixes.
+                analyzed = self.base + (len(self.cap.cols) if self.cap is not None else 0)
+                for key in [k for k in self._rows if k >= analyzed]:
+                    del self._rows[key]
                 self.base = snap.base
                 self.cap = snap
                 self._annotate = LiveColumnAnnotator(snap)

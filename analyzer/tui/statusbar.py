@@ -97,8 +97,9 @@ def live_status_text(store, shown: int, marks: int, filter_text: str = "") -> Te
         t.append(safe(filter_text), Style(color="green"))
     if store.passed < total and not store.cancel.is_set():
         t.append(f"  dissected {store.base + store.passed}", Style(dim=True))
-    if store.error:
-        t.append(f"  {safe(store.error)}", Style(color="red"))
+    error = store.error or (capture.error if capture is not None else None)
+    if error:
+        t.append(f"  {safe(error)}", Style(color="red"))
     if store.cap is not None:
         _findings(t, store.cap)
     if marks:
