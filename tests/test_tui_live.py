@@ -65,6 +65,8 @@ def incremental(path: Path, ring_size: int, seed: int) -> tuple:
     pos, n = 0, len(idx)
     while pos < n:
         k = rnd.randint(1, 200)
+        if ring.protect + ring.capacity - ring.indexed < k:    # the UI would move on
+            ring.move(base=eng.snapshot(str(path)).base)
         ring.append(idx.offsets[pos:pos + k].copy(), idx.caplens[pos:pos + k].copy(),
                     idx.origlens[pos:pos + k].copy(), idx.ts_ns[pos:pos + k].copy(),
                     idx.ifaces[pos:pos + k].copy())
@@ -72,8 +74,7 @@ def incremental(path: Path, ring_size: int, seed: int) -> tuple:
         while eng.step(rnd.randint(1, 300)):
             pass
         if rnd.random() < 0.3:
-            snap = eng.snapshot(str(path))
-            ring.base = max(ring.base, snap.base)
+            ring.move(base=eng.snapshot(str(path)).base)
     snap = eng.snapshot(str(path))
     return snap, n
 
@@ -144,24 +145,36 @@ def test_incremental_pass_on_the_corpus(corpus_dir):
     assert checked > 50
 
 
-def test_ring_compaction_leaves_old_views_alone():
-    ring = FrameRing(100)
-    z = np.zeros(80, np.int64)
+def _add(ring: FrameRing, k: int) -> None:
+    a = ring.indexed
+    z = np.zeros(k, np.int64)
+    ring.append(np.arange(a, a + k, dtype=np.int64), z.astype(np.uint32), z.astype(np.uint32),
+                z, z.astype(np.uint16))
 
-    def add() -> None:
-        a = ring.indexed
-        ring.append(np.arange(a, a + 80, dtype=np.int64), z.astype(np.uint32),
-                    z.astype(np.uint32), z, z.astype(np.uint16))
-    add()
-    old = ring.gen.view("offsets", 0, 80)
-    ring.base = 60
-    while ring.gen.origin == 0:
-        add()
-    assert ring.gen.origin == 60               # compacted from the base
-    assert ring.gen.capacity < 3 * (ring.size + ring.slack)
-    assert old.tolist() == list(range(80))     # the old generation is untouched
-    end = ring.indexed
-    assert ring.gen.view("offsets", 60, end).tolist() == list(range(60, end))
+
+def test_ring_windows_that_wrap_are_views_and_protected_rows_wait():
+    ring = FrameRing(100)
+    cap = ring.capacity
+    _add(ring, cap - 10)
+    ring.move(base=cap - 50)
+    _add(ring, 30)                             # rows cap-10 .. cap+19 wrap around
+    w = ring.view("offsets", cap - 50, cap + 20)
+    assert w.tolist() == list(range(cap - 50, cap + 20))
+    if ring._maps:                              # the mirror: one view, no copy
+        assert np.shares_memory(w, ring.cols["offsets"])
+    assert not ring.readable(10) and ring.readable(cap - 50)
+    # The window starts at cap - 50: the follower may not write over it.
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (_add(ring, cap), done.set()))
+    writer.start()
+    time.sleep(0.3)
+    assert not done.is_set() and ring.indexed == 2 * cap - 50
+    assert ring.view("offsets", cap - 50, cap - 40).tolist() == list(range(cap - 50, cap - 40))
+    ring.move(base=2 * cap)                     # the window moves on: it may go on
+    writer.join(5)
+    assert done.is_set() and ring.indexed == 2 * cap + 20
+    assert ring.view("offsets", cap + 20, 2 * cap + 20).tolist() == \
+        list(range(cap + 20, 2 * cap + 20))
 
 
 # --- the dissectors' per-frame memory --------------------------------------------------------

@@ -27,6 +27,7 @@ snapshot() from a worker thread.
 """
 from __future__ import annotations
 
+import ctypes
 import mmap
 import os
 import threading
@@ -37,10 +38,12 @@ import numpy as np
 
 from analyzer.capture.model import CUSTOM_BLOCK_LINKTYPE, NO_IFACE, CaptureError, RawFrame
 from dissectors import CaptureState
+from dissectors.fields import EXPERTS
 from dissectors.tcp import TcpFlow, learn_bases, rebases, reopens
 
 from . import tcp_analysis as ta
-from .firstpass import Capture, StreamValues, TcpColumns, _Cols, _explained, register_analyzers
+from .firstpass import (Capture, StreamValues, TcpColumns, _Cols, _explained, _in_child,
+                        register_analyzers)
 from .summary import (
     ACK,
     BASE_PROTOCOLS,
@@ -86,83 +89,170 @@ BATCH_BYTES = 16 << 20     # and bytes of frames read per step at most
 
 
 # -- the ring ----------------------------------------------------------------------------------
-class _Gen:
-    """One generation of the ring's arrays: rows origin .. origin + capacity - 1."""
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long]
+_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_PROT_RW, _MAP_SHARED, _MAP_PRIVATE, _MAP_FIXED, _MAP_ANON = 0x3, 0x01, 0x02, 0x10, 0x20
+_MAP_FAILED = ctypes.c_void_p(-1).value
+_MADV_DONTNEED = 4
 
-    __slots__ = ("origin", "capacity", "cols")
 
-    def __init__(self, origin: int, capacity: int, old: _Gen | None = None,
-                 hi: int = 0) -> None:
-        self.origin, self.capacity = origin, capacity
-        self.cols = {}
-        for name, dtype in RING_COLUMNS.items():
-            arr = np.zeros(capacity, dtype) if name not in _FILL else \
-                np.full(capacity, _FILL[name], dtype)
-            if old is not None and hi > origin:
-                arr[:hi - origin] = old.view(name, origin, hi)
-            self.cols[name] = arr
-
-    def view(self, name: str, lo: int, hi: int) -> np.ndarray:
-        """Rows lo..hi-1 (absolute) of one column, without a copy."""
-        o = self.origin
-        return self.cols[name][lo - o:hi - o]
+def _mirrored(sizes: list[int]) -> list[tuple[int, int]] | None:
+    """Shared memory for columns of these byte sizes (page multiples), each mapped twice,
+    back to back: byte i and byte size + i of a column are the same, so rows that wrap
+    around the ring's end still read as one contiguous array, without a copy. Returns each
+    column's (address, size), or None where the system cannot."""
+    if not hasattr(os, "memfd_create"):
+        return None
+    try:
+        fd = os.memfd_create("wirelens-ring", os.MFD_CLOEXEC)
+    except OSError:
+        return None
+    out = []
+    try:
+        os.ftruncate(fd, sum(sizes))
+        offset = 0
+        for size in sizes:
+            base = _libc.mmap(None, 2 * size, 0, _MAP_PRIVATE | _MAP_ANON, -1, 0)
+            if base in (None, _MAP_FAILED):
+                return None
+            for half in (0, size):
+                if _libc.mmap(base + half, size, _PROT_RW, _MAP_SHARED | _MAP_FIXED, fd,
+                              offset) != base + half:
+                    return None
+            out.append((base, size))
+            offset += size
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return out
 
 
 class FrameRing:
     """Per-frame columns of the newest frames of a live capture (see the module doc).
 
     Three counts, all absolute rows: `indexed` (positions known: the follower appends),
-    `analyzed` (summary and TCP columns filled: the engine), and `base`, the oldest row
-    kept. Everything happens under `lock`, briefly: a compaction copies the kept rows into a
-    new generation of arrays, so a reader holding views of the old one is never disturbed.
+    `analyzed` (summary and TCP columns filled: the engine), and `base`, the oldest row of
+    the window. Row r lives at position r % capacity of every column, and each column is
+    mapped twice in a row (`_mirrored`), so any `capacity` consecutive rows are one numpy
+    view: no copy, no compaction, memory allocated once and never more. A row is
+    overwritten once `capacity` newer rows have come, so the follower waits rather than
+    overwrite a row at or after `protect`: the window's start, or what the UI still shows
+    (`hold`); the slack above `size` keeps it from waiting in practice.
     """
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError("the ring needs room for at least one frame")
         self.size = size
-        self.slack = max(size // 4, 1 << 12)
-        self.lock = threading.Lock()
-        self.gen = _Gen(0, 0)
+        self.slack = max(size // 8, 1 << 14)
+        # whole pages per column, as the mirror needs (4096 rows fill a page of bytes)
+        self.capacity = -(-(size + self.slack) // mmap.PAGESIZE) * mmap.PAGESIZE
+        self.lock = threading.Condition()
         self.base = 0
         self.indexed = 0
         self.analyzed = 0
+        self.hold: int | None = None
+        self.closed = False
+        dtypes = {name: np.dtype(dt) for name, dt in RING_COLUMNS.items()}
+        maps = _mirrored([self.capacity * dt.itemsize for dt in dtypes.values()])
+        self._maps = maps or []
+        self.cols: dict[str, np.ndarray] = {}
+        for k, (name, dt) in enumerate(dtypes.items()):
+            if maps:
+                addr, size = maps[k]
+                raw = (ctypes.c_char * (2 * size)).from_address(addr)
+                arr = np.frombuffer(raw, dt, 2 * self.capacity)
+            else:
+                arr = np.zeros(self.capacity, dt)
+            if name in _FILL:
+                arr[:self.capacity] = _FILL[name]
+            self.cols[name] = arr
 
-    def _room(self, end: int) -> None:
-        """Make rows up to `end` fit (lock held): compact from `base`, growing if needed."""
-        g = self.gen
-        if end <= g.origin + g.capacity:
-            return
-        keep = self.indexed - self.base
-        capacity = max(self.size + self.slack, (end - self.base) + keep // 4 + 1024)
-        self.gen = _Gen(self.base, capacity, g, self.indexed)
+    @property
+    def protect(self) -> int:
+        if self.closed:
+            return self.indexed      # nobody reads any more: every row may go
+        return self.base if self.hold is None else min(self.base, self.hold)
+
+    def readable(self, lo: int) -> bool:
+        """Row lo has not been overwritten (yet)."""
+        return lo >= self.indexed - self.capacity
+
+    def view(self, name: str, lo: int, hi: int) -> np.ndarray:
+        """Rows lo..hi-1 (absolute, at most `capacity` of them) of one column: a view, or
+        a copy where no mirror could be mapped and the rows wrap."""
+        p, n = lo % self.capacity, hi - lo
+        col = self.cols[name]
+        if p + n <= len(col):
+            return col[p:p + n]
+        return np.concatenate([col[p:], col[:p + n - self.capacity]])
+
+    def _put(self, name: str, lo: int, values: np.ndarray) -> None:
+        p = lo % self.capacity
+        col = self.cols[name]
+        k = min(len(values), self.capacity - p)
+        col[p:p + k] = values[:k]
+        if k < len(values):
+            col[:len(values) - k] = values[k:]
 
     def append(self, offsets: np.ndarray, caplens: np.ndarray, origlens: np.ndarray,
                ts_ns: np.ndarray, ifaces: np.ndarray) -> None:
-        """The follower's batch of new frames (TailIndexer's sink)."""
-        k = len(offsets)
-        with self.lock:
-            a = self.indexed
-            self._room(a + k)
-            g = self.gen
-            for name, values in (("offsets", offsets), ("caplens", caplens),
-                                 ("origlens", origlens), ("ts_ns", ts_ns), ("ifaces", ifaces)):
-                g.view(name, a, a + k)[:] = values
-            self.indexed = a + k
+        """The follower's batch of new frames (TailIndexer's sink); waits while it would
+        overwrite a row the window or the screen still has."""
+        done, total = 0, len(offsets)
+        while done < total:
+            with self.lock:
+                while self.protect + self.capacity <= self.indexed:
+                    self.lock.wait(0.1)
+                a = self.indexed
+                k = min(self.protect + self.capacity - a, total - done)
+                for name, values in (("offsets", offsets), ("caplens", caplens),
+                                     ("origlens", origlens), ("ts_ns", ts_ns),
+                                     ("ifaces", ifaces)):
+                    self._put(name, a, values[done:done + k])
+                for name, fill in _FILL.items():
+                    self._put(name, a, np.full(k, fill, RING_COLUMNS[name]))
+                self.indexed = a + k
+                done += k
 
     def write(self, lo: int, values: dict[str, np.ndarray], analyzed: int) -> None:
         """The engine's columns for rows lo.., then publish `analyzed`."""
         with self.lock:
-            g = self.gen
-            start = max(lo, g.origin)
             for name, v in values.items():
-                if len(v) > start - lo:
-                    g.view(name, start, lo + len(v))[:] = v[start - lo:]
+                self._put(name, lo, v)
             self.analyzed = analyzed
+
+    def move(self, base: int | None = None, hold: int | None = None) -> None:
+        """A new window start and/or the oldest row the UI shows now; the follower may go
+        on writing over what is older."""
+        with self.lock:
+            if base is not None:
+                self.base = max(self.base, base)
+            if hold is not None:
+                self.hold = hold
+            self.lock.notify_all()
+
+    def close(self) -> None:
+        """Nobody reads the rows any more: the follower may overwrite them all (it goes
+        on counting what the capture tool writes)."""
+        with self.lock:
+            self.closed = True
+            self.lock.notify_all()
+
+    def trim_mirror(self) -> None:
+        """Rows read through a column's mirror map its pages a second time, and resident
+        memory counts them twice: drop those second mappings (the bytes stay in the first;
+        the next read through the mirror maps them again)."""
+        for addr, size in self._maps:
+            _libc.madvise(addr + size, size, _MADV_DONTNEED)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.gen.cols.values())
+        return sum(self.capacity * np.dtype(dt).itemsize for dt in RING_COLUMNS.values())
 
 
 # -- frames of the window ------------------------------------------------------------------
@@ -189,12 +279,12 @@ class CaptureFile:
 
 
 class WindowIndex:
-    """Frames [lo, hi) of a ring generation as the first pass's FrameSource (and the
-    TUI's index): window row i is frame lo + i; bytes come from the followed file."""
+    """Frames [lo, hi) of the ring as the first pass's FrameSource (and the TUI's index):
+    window row i is frame lo + i; bytes come from the followed file."""
 
-    def __init__(self, gen: _Gen, lo: int, hi: int, file: CaptureFile, interfaces: list,
+    def __init__(self, ring: FrameRing, lo: int, hi: int, file: CaptureFile, interfaces: list,
                  fmt: str, secrets: list | None = None) -> None:
-        self.gen, self.lo, self.hi, self.file = gen, lo, max(lo, hi), file
+        self.ring, self.lo, self.hi, self.file = ring, lo, max(lo, hi), file
         self.interfaces = interfaces
         self.format = fmt
         self.secrets = secrets if secrets is not None else []
@@ -207,7 +297,7 @@ class WindowIndex:
         return self.hi - self.lo
 
     def _column(self, name: str) -> np.ndarray:
-        v = self.gen.view(name, self.lo, self.hi)
+        v = self.ring.view(name, self.lo, self.hi)
         v.flags.writeable = False
         return v
 
@@ -230,7 +320,7 @@ class WindowIndex:
     def frame(self, i: int) -> bytes:
         if not 0 <= i < len(self):
             raise IndexError(f"frame {i} is not in the window (have {len(self)})")
-        g, r = self.gen, self.lo + i
+        g, r = self.ring, self.lo + i
         return self.file.read(int(g.view("offsets", r, r + 1)[0]),
                               int(g.view("caplens", r, r + 1)[0]))
 
@@ -606,8 +696,7 @@ class IncrementalPass:
             b = min(ring.indexed, a + limit)
             if a >= b:
                 return 0
-            g = ring.gen
-            idx = {name: g.view(name, a, b).copy() for name in INDEX_COLUMNS}
+            idx = {name: ring.view(name, a, b).copy() for name in INDEX_COLUMNS}
         offsets, caplens = idx["offsets"], idx["caplens"]
         span = offsets - offsets[0] + caplens
         k = max(1, int(np.searchsorted(span, BATCH_BYTES, side="right")))
@@ -692,16 +781,19 @@ class IncrementalPass:
         out["sack_right"] = out["sack_right"].astype(np.uint32)
         return out
 
-    def snapshot(self, path: str = "", pause=None) -> WindowCapture:
+    def snapshot(self, path: str = "", pause=None, fork: bool = False) -> WindowCapture:
         """The newest `ring.size` frames analyzed so far as a Capture, with conversations,
         DNS, TLS, connection facts and findings computed over them. Its `base` is where
         the ring may start now: the caller moves `ring.base` there when it hands the
         snapshot out (until then the ring keeps the older frames for the current one).
-        `pause`, if given, is called between the analyses (a UI lets its user go first)."""
-        from . import conversations, diagnoses, dns, findings, tcp_flows, tls
+
+        With `fork`, those analyses run in a forked process that sends back their results:
+        their temporaries (some 90 bytes a frame) never land in this process, whose memory
+        stays flat, and its interpreter stays free for the UI meanwhile. Otherwise `pause`,
+        if given, is called between them (a UI lets its user go first)."""
         ring = self.ring
         with ring.lock:
-            lo, g = max(ring.base, ring.indexed - ring.size), ring.gen
+            lo, g = max(ring.base, ring.indexed - ring.size), ring
             hi = max(ring.analyzed, lo)
         index = WindowIndex(g, lo, hi, self.file, self.interfaces, self.format, self.secrets)
         sparse = self._window_sparse(lo, hi)
@@ -719,19 +811,14 @@ class IncrementalPass:
             irtt_row=self._per_stream(self.tcp.irtt_row, nstreams) - lo)
         values = {name: g.view(name, lo, hi) for name in VALUE_COLUMNS}
         cap = WindowCapture(path, index, cols, tcp, base=lo, values=values)
-        store = _Cols(index, cols)
-        rest = pause or (lambda: None)
-        cap.conversations = conversations.conversations(index, cols)
-        rest()
-        cap.dns = dns.analyze_dns(store)
-        rest()
-        cap.tls = tls.analyze_tls(store, self.keylog)
-        rest()
-        cap.flows = tcp_flows.build(cap)
-        rest()
-        found = diagnoses.diagnose(cap, cap.flows)
-        cap.findings = findings.ordered(_explained(found, cap.tls.findings) + cap.dns.findings
-                                        + cap.tls.findings)
+        wait = _in_child(lambda: _analyses(cap, self.keylog, nice=True)) if fork else None
+        if wait is not None:
+            got = wait()
+            for f in got[4] + got[1].findings + got[2].findings:
+                f.spec = EXPERTS.get(f.spec.abbrev, f.spec)   # the registered kind itself
+        else:
+            got = _analyses(cap, self.keylog, pause)
+        cap.conversations, cap.dns, cap.tls, cap.flows, cap.findings = got
         index.release()
         return cap
 
@@ -741,3 +828,26 @@ class IncrementalPass:
         m = min(n, len(arr.a))
         out[:m] = arr.a[:m]
         return out
+
+
+def _analyses(cap: WindowCapture, keylog: Any, pause=None, nice: bool = False) -> tuple:
+    """What first_pass computes over the columns: conversations, DNS, TLS, connection
+    facts and findings (report order). `nice`: in a process of its own, which yields the
+    CPU to the capture tool and the UI."""
+    from . import conversations, diagnoses, dns, findings, tcp_flows, tls
+    if nice:
+        os.nice(10)
+    rest = pause or (lambda: None)
+    store = _Cols(cap.index, cap.cols)
+    conv = conversations.conversations(cap.index, cap.cols)
+    rest()
+    cap.dns = dns.analyze_dns(store)
+    rest()
+    cap.tls = tls.analyze_tls(store, keylog)
+    rest()
+    cap.flows = tcp_flows.build(cap)
+    rest()
+    found = diagnoses.diagnose(cap, cap.flows)
+    found = findings.ordered(_explained(found, cap.tls.findings) + cap.dns.findings
+                             + cap.tls.findings)
+    return conv, cap.dns, cap.tls, cap.flows, found

@@ -11,6 +11,7 @@ quits. Either way the capture tool writes every packet it captured before it end
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 
@@ -45,6 +46,9 @@ class LiveApp(WirelensApp):
         where = self.live.capture.iface if self.live.capture is not None else self.live.path
         self.title = f"wirelens live: {safe(where)}"
         self.query_one(PacketList).set_live()
+        # What exists now (modules, the screen) lives as long as the app: keep it out of
+        # the collector's full passes, which would otherwise stall keys for tens of ms.
+        gc.freeze()
         self.live.start()
         loop = asyncio.get_running_loop()
         for sig, action in ((signal.SIGTERM, self._quit),

@@ -24,6 +24,7 @@ dissectors' per-frame arrays, indexed by frame number, forget the frames before 
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 import time
@@ -56,6 +57,9 @@ REFRESH_SHARE = 0.3      # ... and at most this share of the time spent making t
 FORGET_EVERY = 1 << 16   # frames dissected between two trims of the per-frame arrays
 RATE_WINDOW_S = 2.0      # packets/s is measured over this long
 DISSECT_REST = 1.0       # the in-order dissection sleeps this long per second of work
+BEHIND_S = 10.0          # when it is this far behind the newest packet (capture time) ...
+RESTART_S = 1.0          # ... it starts again this close to it
+MMAP_THRESHOLD = 1 << 20  # C allocations from this size on are given back when freed
 
 # The dissectors' per-frame arrays, indexed by frame number (slot -> attribute -> the value
 # a frame that was never stored reads as), and their per-frame dicts keyed (frame, nth).
@@ -218,6 +222,7 @@ class LiveStore:
         self._drops: int | None = None
         self._drops_at = 0.0
         self._punched = 0
+        _give_back_big_allocations()
 
     # --- background work -----------------------------------------------------------------
 
@@ -305,10 +310,11 @@ class LiveStore:
             self._rest()
 
     def _publish(self, engine: IncrementalPass) -> None:
-        snap = engine.snapshot(self.path, self._rest)
+        snap = engine.snapshot(self.path, self._rest, fork=True)
         with self.ring.lock:
-            self.ring.base = max(self.ring.base, snap.base)
             self._latest = snap
+        self.ring.move(base=snap.base)
+        self.ring.trim_mirror()
         self.refreshes += 1
         self._release_spool()
 
@@ -316,12 +322,12 @@ class LiveStore:
         """Give a spool file's blocks before everything still needed back to the disk."""
         if not self.spool or self.file is None:
             return
-        keep = min(self.base, self.next, self.ring.base)
-        with self.ring.lock:
-            g = self.ring.gen
-            if not g.origin <= keep < g.origin + g.capacity or keep >= self.ring.indexed:
+        ring = self.ring
+        keep = min(self.base, self.next, ring.base)
+        with ring.lock:
+            if not ring.readable(keep) or keep >= ring.indexed:
                 return
-            upto = int(g.view("offsets", keep, keep + 1)[0]) - 64   # the record header
+            upto = int(ring.view("offsets", keep, keep + 1)[0]) - 64   # the record header
         upto &= ~0xFFFF
         if upto > self._punched:
             try:
@@ -344,7 +350,7 @@ class LiveStore:
         while not self.cancel.is_set():
             ring = self.ring
             with ring.lock:
-                g, indexed, floor = ring.gen, ring.indexed, max(ring.base, self.base)
+                indexed, floor = ring.indexed, max(ring.base, self.base)
             if self.file is None or self.next >= indexed:
                 if self.finished.is_set() and self.next >= self.ring.indexed:
                     return
@@ -352,17 +358,18 @@ class LiveStore:
                 continue
             began = time.perf_counter()
             with self._lock:
-                if self.next < max(floor, g.origin):
-                    self.next = max(floor, g.origin)
+                restart = self._restart_at(floor, indexed)
+                if restart is not None:
+                    self.next = restart
                     self.state = fresh_state(self.next + 1)
                     self.restarts += 1
                 start, stop = self.next, min(indexed, self.next + BATCH)
                 ifs = self.interfaces
-                rows = zip(g.view("offsets", start, stop).tolist(),
-                           g.view("caplens", start, stop).tolist(),
-                           g.view("origlens", start, stop).tolist(),
-                           g.view("ts_ns", start, stop).tolist(),
-                           g.view("ifaces", start, stop).tolist())
+                rows = zip(ring.view("offsets", start, stop).tolist(),
+                           ring.view("caplens", start, stop).tolist(),
+                           ring.view("origlens", start, stop).tolist(),
+                           ring.view("ts_ns", start, stop).tolist(),
+                           ring.view("ifaces", start, stop).tolist())
                 state = self.state
                 i = start
                 for off, cap, orig, ts, iface in rows:
@@ -385,6 +392,21 @@ class LiveStore:
             time.sleep(min(0.05, (time.perf_counter() - began) * DISSECT_REST))
             self._rest()
 
+    def _restart_at(self, floor: int, indexed: int) -> int | None:
+        """Where the in-order dissection must start again, if it must: when the frame it
+        would dissect left the ring, or it is BEHIND_S behind the newest one (packets come
+        faster than it dissects: the rows people look at live are the newest). A restart is
+        a new CaptureState, as if the capture began there."""
+        ring = self.ring
+        lo = max(floor, indexed - ring.capacity)
+        if self.next < lo:
+            return lo
+        ts = ring.view("ts_ns", lo, indexed)
+        newest = int(ts[-1])
+        if newest - int(ts[self.next - lo]) <= BEHIND_S * 1e9:
+            return None
+        return lo + int(np.searchsorted(ts, newest - int(RESTART_S * 1e9)))
+
     # --- control ---------------------------------------------------------------------------
 
     def stop_capture(self) -> None:
@@ -406,6 +428,7 @@ class LiveStore:
         still reads what the tool writes until it has finished (see join)."""
         self.stop_capture()
         self.cancel.set()
+        self.ring.close()
 
     def join(self, timeout: float = 10.0) -> None:
         """Wait for the follower to reach the end of the finished file, then let go of it."""
@@ -458,9 +481,10 @@ class LiveStore:
                 self.cap = snap
                 self._annotate = LiveColumnAnnotator(snap)
                 self._findings = FindingAnnotator(_WindowFindings(snap))
-            g, indexed, self._analyzed = ring.gen, ring.indexed, ring.analyzed
-        if self.ready.is_set() and self.file is not None and g.origin <= self.base:
-            self.index = WindowIndex(g, self.base, indexed, self.file, self.interfaces,
+            indexed, self._analyzed = ring.indexed, ring.analyzed
+        ring.move(hold=self.base)
+        if self.ready.is_set() and self.file is not None:
+            self.index = WindowIndex(ring, self.base, indexed, self.file, self.interfaces,
                                      self.format, self.engine.secrets)
             self.count = len(self.index)
         now = time.monotonic()
@@ -585,11 +609,11 @@ class LiveStore:
     def _column_reader(self, row: int):
         """A reader of window row's ring columns, once the engine has analyzed it."""
         r = self.base + row
-        g = self.index.gen if isinstance(self.index, WindowIndex) else None
-        if g is None or r >= self._analyzed or r < g.origin or r >= g.origin + g.capacity:
+        ring = self.ring
+        if r >= self._analyzed or not ring.readable(r):
             return None
-        o = r - g.origin
-        return lambda name: g.cols[name][o]
+        o = r % ring.capacity
+        return lambda name: ring.cols[name][o]
 
     def _address(self, col, which: str, ver: int) -> bytes:
         v = int(col(which))
@@ -631,6 +655,18 @@ class LiveStore:
             return np.zeros(0, np.int64)
         return np.asarray(sorted({fr - 1 for f in self.cap.findings for fr in f.frames}),
                           np.int64)
+
+
+def _give_back_big_allocations() -> None:
+    """A capture runs for hours and the snapshots allocate and free big temporaries every
+    second: glibc would keep them in its heap (its threshold adapts upwards) and resident
+    memory would creep. Fixed thresholds send them to mmap, returned on free."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, MMAP_THRESHOLD)      # M_MMAP_THRESHOLD
+        libc.mallopt(-1, MMAP_THRESHOLD)      # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
 
 
 class _EmptyIndex:
