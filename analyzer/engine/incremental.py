@@ -5,9 +5,10 @@ not grow without bound, so this module keeps the same store for the newest frame
 builds it batch by batch, with the file pass's own code:
 
 - FrameRing holds the per-frame columns (index positions, summary columns, TCP analysis)
-  of the frames still kept, by absolute row (frame number - 1). The window is
-  [base, analyzed); `base` moves forward when the ring is over its size, and the arrays are
-  compacted now and then by copying into new ones, so views handed out earlier stay valid.
+  of the frames still kept, by absolute row (frame number - 1), in memory allocated once:
+  every column is a ring mapped twice back to back, so any window of it is one numpy view
+  however it wraps. The window is [base, analyzed); `base` moves forward when the ring is
+  over its size, and the follower waits rather than overwrite rows still on screen.
 - IncrementalPass.step() takes one batch of new frames through summary.py's vectorized fast
   path and its slow path (one CaptureState across batches, so fragments and tunnels come out
   as in a file), numbers tcp.stream and udp.stream with summary's rules carried across
@@ -18,7 +19,8 @@ builds it batch by batch, with the file pass's own code:
 - IncrementalPass.snapshot() hands out the window as a firstpass.Capture (WindowCapture)
   whose columns are views of the ring, with conversations, DNS, TLS, connection facts and
   findings recomputed over the window by the file pass's functions (vectorized, cheap
-  compared with the per-segment work above).
+  compared with the per-segment work above), in a forked process when asked, so their
+  temporaries never weigh on the UI's memory or interpreter.
 
 Rows of a snapshot are window rows (row 0 = its oldest frame), so every numpy view of it
 works unchanged; the frame numbers shown (`base + row + 1`) keep counting from the start of

@@ -209,7 +209,7 @@ class LiveStore:
         # The in-order dissection.
         self.state = fresh_state(1)
         self.next = 0                          # absolute row it dissects next
-        self.restarts = 0                      # times it fell out of the ring and restarted
+        self.restarts = 0                      # times it had to start again (see _restart_at)
         self._lock = threading.Lock()          # guards self.state
         self._ui_waiting = 0
         self._waiting_lock = threading.Lock()
