@@ -557,19 +557,28 @@ _F_WS_SHIFT = 8
 
 
 class TcpState:
-    """Per-capture TCP state: conversations, streams and per-frame facts."""
+    """Per-capture TCP state: conversations, streams and per-frame facts.
+
+    `hint` serves a caller that dissects only some frames of a capture, in frame order but
+    with gaps (analyzer/engine/scoped.py: the frames a display filter's candidates depend
+    on). Streams are then not numbered in order of appearance here, because the frames in
+    between are missing: before each frame the caller sets `hint` to the tcp.stream the
+    first pass gave it, and a stream this frame opens takes that number. Everything else
+    (conversation lookup, port reuse, bases, reassembly) is decided here as usual.
+    """
 
     def __init__(self) -> None:
         self.conversations: dict[tuple[bytes, int, bytes, int], TcpStream] = {}
-        self.streams: list[TcpStream] = []
+        self.streams: dict[int, TcpStream] = {}
         self.frame_stream = array("i", [-1])   # frame number -> stream index, -1 none
         self.frame_facts = array("H", [0])
         # further TCP layers of one frame (tunnels): (frame, nth) -> (stream, facts)
         self.extra: dict[tuple[int, int], tuple[int, int]] = {}
+        self.hint: int | None = None           # the number of a stream opened now, if set
 
     def new_stream(self, key: tuple[bytes, int, bytes, int]) -> TcpStream:
-        s = TcpStream(len(self.streams))
-        self.streams.append(s)
+        s = TcpStream(len(self.streams) if self.hint is None else self.hint)
+        self.streams[s.index] = s
         self.conversations[key] = s
         return s
 
@@ -1347,7 +1356,7 @@ def dissect_tcp(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet) -> int | 
     visited = pkt.visited
     if visited:
         sid, facts = st.recall(pkt.number, nth)
-        stream = st.streams[sid] if 0 <= sid < len(st.streams) else None
+        stream = st.streams.get(sid)
         is_new = False
         shown_completeness = facts & 0x3F
     elif pkt.in_error and not src:

@@ -64,6 +64,10 @@ RECORD_VERSION = field("tls.record.version", "Version", FT.UINT16, Base.HEX,
 RECORD_LENGTH = field("tls.record.length", "Length", FT.UINT16,
                       blurb="Bytes in this record after its 5-byte header")
 HANDSHAKE = field("tls.handshake", "Handshake Protocol", FT.NONE)
+# Set in pkt.hints, with or without a tree, on every frame where a Handshake record (or an
+# SSL 2.0 record) is dissected: only those frames can show `tls.handshake.*` fields, which
+# lets a display filter on them skip building the other frames' trees (analyzer/filter).
+HANDSHAKE_HINT = "tls.handshake"
 HS_TYPE = field("tls.handshake.type", "Handshake Type", FT.UINT8, strings=N.HANDSHAKE_TYPES,
                 blurb="Which handshake message",
                 explain="The handshake's steps: Client Hello, Server Hello, Certificate, key "
@@ -1025,6 +1029,7 @@ def _v3_record(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, conn: TlsConn
             _label(r, f"{vname} Record Layer: Encrypted Alert")
             _info(pkt, "Encrypted Alert", conn, version)
     elif ct == 22:
+        pkt.hints[HANDSHAKE_HINT] = True
         names: list[str] = []
         if encrypted or not plain_handshake(data, body, stop):
             r.add(ENCRYPTED_HS, body, length, bytes(data[body:stop]),
@@ -1084,6 +1089,7 @@ _SSL2_TYPES = {1: "Client Hello", 2: "Client Master Key", 3: "Client Finished",
 def _v2_record(buf: Buf, off: int, end: int, t: Tree, pkt: Packet, conn: TlsConn | None) -> None:
     """An SSL 2.0 record: handshake messages in clear until the client's master key,
     everything after it encrypted."""
+    pkt.hints[HANDSHAKE_HINT] = True
     data = buf.data
     if data[off] & 0x80:          # two-byte header
         length, body = (data[off] & 0x7F) << 8 | data[off + 1], off + 2

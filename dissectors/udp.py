@@ -73,12 +73,17 @@ _TRACEROUTE_BASE = 32768 + 666   # LBL traceroute's first port minus one
 
 
 class UdpState:
-    """Per-capture UDP conversations and the stream id of every frame dissected."""
+    """Per-capture UDP conversations and the stream id of every frame dissected.
+
+    `hint`: as TcpState.hint, for a caller that dissects only some frames of a capture; a
+    conversation this frame opens takes that number instead of the next one.
+    """
 
     def __init__(self) -> None:
         self.conversations: dict[tuple[bytes, int, bytes, int], int] = {}
         self.frame_stream = array("i", [-1])
         self.extra: dict[tuple[int, int], int] = {}   # (frame, nth UDP layer) -> stream
+        self.hint: int | None = None       # the number of a conversation opened now, if set
 
     def stream_of(self, pkt: Packet, nth: int, sport: int, dport: int) -> int:
         """The conversation's stream on the first pass (opening it if new), the stored one
@@ -96,7 +101,8 @@ class UdpState:
             else (dst, dport, src, sport)
         stream = self.conversations.get(key)
         if stream is None:
-            stream = self.conversations[key] = len(self.conversations)
+            stream = self.conversations[key] = len(self.conversations) if self.hint is None \
+                else self.hint
         if nth:
             self.extra[(number, nth)] = stream
         else:

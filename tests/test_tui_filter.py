@@ -164,3 +164,22 @@ def test_escape_cancels_a_running_filter():
             assert app.query_one(PacketList).view is None
             app.store.cancel.set()
     asyncio.run(main())
+
+
+def test_tree_filters_select_what_read_selects(capsys):
+    """The bar's filters dissect through the first pass's scoped dissection; the frames
+    they select are the ones `read -2 -Y` prints."""
+    from analyzer.cli import main as cli
+    texts = ['dns.qry.name contains "lab"', "tls.handshake.type == 1", "dns.time > 0",
+             "tcp.analysis.ack_rtt > 0.01", "wirelens.conn.refused or tls.alert_message"]
+    want = {}
+    for text in texts:
+        assert cli(["read", "-2", "-r", str(DEMO), "-Y", text, "-T", "fields",
+                    "-e", "frame.number"]) == 0
+        want[text] = [int(n) - 1 for n in capsys.readouterr().out.split()]
+
+    async def body(app, pilot):
+        for text in texts:
+            assert expected(app, text) == want[text], text
+    run(body)
+    assert any(len(v) > 2 for v in want.values())

@@ -734,29 +734,67 @@ def _nagle(ctx: _Ctx) -> list[Finding]:
     return out
 
 
-def _exchanges(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Request/response turns of every stream, vectorized over the data segments: for each
-    client-to-server turn followed by a server turn, (stream, last request row, first
-    response row)."""
-    f, cols, tcp = ctx.flows, ctx.cap.cols, ctx.cap.tcp
-    rows = f.order
+@dataclass
+class Exchanges:
+    """Request/response turns, one entry per turn: a run of client data segments followed by
+    a run of server data segments on the same connection (retransmissions left out). Rows
+    are frame rows. Shared by the server-think-time diagnosis and the TUI's connection
+    timeline, so both split a connection the same way."""
+
+    stream: np.ndarray       # int64: tcp.stream of the turn
+    req_first: np.ndarray    # row of the request's first data segment
+    req_last: np.ndarray     # row of its last data segment
+    resp_first: np.ndarray   # row of the response's first data segment
+    resp_last: np.ndarray    # row of its last data segment (before the next request)
+
+    def __len__(self) -> int:
+        return len(self.stream)
+
+
+def exchanges(cap: Capture, flows: StreamTable, rows: np.ndarray | None = None) -> Exchanges:
+    """The request/response turns among `rows` (analyzed rows sorted by stream, frame order
+    within; default every stream: flows.order), vectorized over the data segments."""
+    cols, tcp = cap.cols, cap.tcp
+    rows = flows.order if rows is None else rows
     rows = rows[(cols.plen[rows] > 0) & ((tcp.bits[rows] & ta.RETRANSMISSION) == 0)]
     st = cols.stream[rows].astype(np.int64)
-    side = (tcp.direction[rows] != f.client_dir[st]).astype(np.int8)
-    turn = np.r_[False, (st[1:] == st[:-1]) & (side[1:] == 1) & (side[:-1] == 0)]
+    side = (tcp.direction[rows] != flows.client_dir[st]).astype(np.int8)
+    same = st[1:] == st[:-1]
+    turn = np.r_[False, same & (side[1:] == 1) & (side[:-1] == 0)]
     at = np.flatnonzero(turn)
-    return st[at], rows[at - 1], rows[at]
+    new_run = np.r_[True, ~same | (side[1:] != side[:-1])]
+    run = np.cumsum(new_run) - 1
+    starts = np.flatnonzero(new_run)
+    ends = np.r_[starts[1:] - 1, len(rows) - 1].astype(np.int64)
+    return Exchanges(st[at], rows[starts[run[at - 1]]], rows[at - 1], rows[at],
+                     rows[ends[run[at]]])
 
 
-def _server_slow(ctx: _Ctx, ex: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[Finding]:
+def server_rtts(cap: Capture, flows: StreamTable) -> np.ndarray:
+    """Per stream, the round trip the capture point sees toward the server: SYN -> SYN/ACK
+    (0 when the handshake is not in the capture)."""
+    ts = np.asarray(cap.index.ts_ns, np.int64)
+    out = np.zeros(len(flows), np.int64)
+    ok = (flows.first_syn >= 0) & (flows.first_synack >= 0)
+    out[ok] = ts[flows.first_synack[ok]] - ts[flows.first_syn[ok]]
+    return out
+
+
+def think_times(cap: Capture, flows: StreamTable, ex: Exchanges,
+                srv_rtt: np.ndarray | None = None) -> np.ndarray:
+    """Server think time of each turn: from the request's last segment to the response's
+    first, less the round trip to the server (the part of the wait that is the network)."""
+    ts = np.asarray(cap.index.ts_ns, np.int64)
+    rtt = server_rtts(cap, flows) if srv_rtt is None else srv_rtt
+    return ts[ex.resp_first] - ts[ex.req_last] - rtt[ex.stream]
+
+
+def _server_slow(ctx: _Ctx, ex: Exchanges) -> list[Finding]:
     f, out = ctx.flows, []
-    st, req, resp = ex
+    st, req, resp = ex.stream, ex.req_last, ex.resp_first
     gap = ctx.ts[resp] - ctx.ts[req]
-    # The round trip the capture point sees toward the server: SYN -> SYN/ACK.
-    srv_rtt = np.zeros(len(f), np.int64)
-    ok = (f.first_syn >= 0) & (f.first_synack >= 0)
-    srv_rtt[ok] = ctx.ts[f.first_synack[ok]] - ctx.ts[f.first_syn[ok]]
-    think = gap - srv_rtt[st]
+    srv_rtt = server_rtts(ctx.cap, f)
+    think = think_times(ctx.cap, f, ex, srv_rtt)
     slow = (think >= THINK_NS) & (think >= THINK_RTTS * f.irtt_ns[st])
     for s in np.unique(st[slow]).tolist():
         m = st == s
@@ -775,9 +813,9 @@ def _server_slow(ctx: _Ctx, ex: tuple[np.ndarray, np.ndarray, np.ndarray]) -> li
     return out
 
 
-def _churn(ctx: _Ctx, ex: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[Finding]:
+def _churn(ctx: _Ctx, ex: Exchanges) -> list[Finding]:
     f, out = ctx.flows, []
-    turns = np.bincount(ex[0], minlength=len(f)) if len(f) else np.zeros(0, np.int64)
+    turns = np.bincount(ex.stream, minlength=len(f)) if len(f) else np.zeros(0, np.int64)
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for s in np.flatnonzero(f.present & (f.syns > 0) & (f.synacks > 0)).tolist():
         c, srv = ctx.ends(s)
@@ -806,7 +844,7 @@ def _churn(ctx: _Ctx, ex: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[Fin
 
 
 def _timing(ctx: _Ctx) -> list[Finding]:
-    ex = _exchanges(ctx)
+    ex = exchanges(ctx.cap, ctx.flows)
     return _server_slow(ctx, ex) + _churn(ctx, ex)
 
 

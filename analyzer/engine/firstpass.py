@@ -102,6 +102,7 @@ class Capture:
     _by_row: dict | None = field(default=None, repr=False)
     _values: dict = field(default_factory=dict, repr=False)   # stream -> StreamValues
     _cursor: Any = field(default=None, repr=False)
+    _partitions: Any = field(default=None, repr=False)   # scoped.Partitions, on first use
 
     def __len__(self) -> int:
         return len(self.index)
@@ -135,6 +136,16 @@ class Capture:
         if self._cursor is None or row < self._cursor.next:
             self._cursor = _Cursor(self.index)
         return self._cursor.dissect(row)
+
+    def dissect_rows(self, rows: Any, stop: Callable[[], bool] | None = None,
+                     skip: Callable[[Any], bool] | None = None) -> Any:
+        """(row, tree, packet) for each of `rows` in ascending order, each as `dissect`
+        shows it, dissecting only the frames their state depends on (scoped.py): the
+        rows' TCP/UDP conversations up to them, not the whole capture. Ends early when
+        `stop()` turns true; `skip(packet)` true on a row's packet dissected without a
+        tree spares its tree (the row comes with tree None)."""
+        from .scoped import dissect_rows
+        return dissect_rows(self, rows, stop, skip)
 
     def possible_rows(self, prefix: str) -> np.ndarray | None:
         """For display filters: the rows a `tls.*` field can be on, a bool per row (None for

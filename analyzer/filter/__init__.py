@@ -27,6 +27,10 @@ class FrameStore(Protocol):
 
     def finding_rows(self, abbrev: str) -> Any: ...
     def dissect(self, i: int) -> tuple[Any, Any]: ...
+    # Optional: dissect_rows(rows, stop, skip) -> iterable of (row, tree, packet) in row
+    # order, for a store that can dissect a batch of rows cheaper than one by one (the
+    # first pass's Capture: only the frames their state depends on); it may end early when
+    # stop() is true, and gives tree None where skip(packet without a tree) is true.
 
 
 class DisplayFilter:
@@ -48,7 +52,8 @@ class DisplayFilter:
     def select(self, store: FrameStore, progress: ProgressFn | None = None,
                cancel: Any = None) -> Any:
         """A numpy bool per frame row. The columns decide what they can; the other rows are
-        dissected (in row order) and tested on their trees. `progress(done, total)` is called
+        dissected (in row order, as a batch through the store's dissect_rows when it has
+        one) and tested on their trees. `progress(done, total)` is called
         for the dissected rows; `cancel` (a callable or a threading.Event) stops the work
         with FilterCancelled."""
         import numpy as np
@@ -61,19 +66,38 @@ class DisplayFilter:
         total = len(todo)
         findings = _findings_lookup(store, self.fields)
         stop = _cancel_check(cancel)
-        for k, i in enumerate(todo.tolist()):
+        batch = getattr(store, "dissect_rows", None)
+        frames = batch(todo, stop, self._tree_unneeded()) if batch is not None else \
+            ((i, *store.dissect(i)) for i in todo.tolist())
+        k = 0
+        for i, root, pkt in frames:
             if k % PROGRESS_EVERY == 0:
                 if stop():
                     raise FilterCancelled(self.text)
                 if progress is not None:
                     progress(k, total)
-            root, pkt = store.dissect(i)
+            k += 1
+            if root is None:
+                continue            # its packet showed the tree cannot match
             ctx = Ctx(root, pkt, store.index.frame(i), self.fields,
                       findings(i) if findings is not None else None)
             out[i] = self._test.test(ctx)
+        if k < total:
+            raise FilterCancelled(self.text)   # the store stopped on stop()
         if progress is not None:
             progress(total, total)
         return out
+
+    def _tree_unneeded(self) -> Callable[[Any], bool] | None:
+        """For a filter naming only fields that dissectors announce in pkt.hints
+        (columns.MARKED) and false on a frame without any of them: a test on a packet
+        dissected without a tree, true when its tree cannot match. None otherwise."""
+        from .columns import marker
+        keys = {marker(name) for name in self.fields}
+        if not keys or None in keys or self._test.test(Ctx(None, None, None, self.fields)):
+            return None
+        hints = tuple(k for k in keys if k is not None)
+        return lambda pkt: not any(pkt.hints.get(k) for k in hints)
 
 
 def _cancel_check(cancel: Any) -> Callable[[], bool]:

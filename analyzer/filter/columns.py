@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from dissectors.fields import EXPERTS
+from dissectors.tls import HANDSHAKE_HINT
 
 from ..engine import summary as S
 from ..engine.tcp_analysis import FLAG_FIELDS
@@ -235,6 +236,20 @@ POSSIBLE: dict[str, Callable[[Env], np.ndarray]] = {
     "dns": lambda e: _ports_in(e, (53, 5353, 5355)),
     "tls": lambda e: e.is_tcp & (e.cols.plen > 0),
 }
+
+
+# Field-name prefixes whose fields a dissector announces in pkt.hints, with or without a
+# tree, on every frame that shows one of them: a frame dissected without a tree and without
+# the hint has none, so select() asks for the trees of those frames only.
+MARKED: dict[str, str] = {"tls.handshake": HANDSHAKE_HINT}
+
+
+def marker(abbrev: str) -> str | None:
+    """The pkt.hints key announcing `abbrev`, or None."""
+    for prefix, key in MARKED.items():
+        if abbrev == prefix or abbrev.startswith(prefix + "."):
+            return key
+    return None
 
 
 def possible(e: Env, abbrev: str) -> np.ndarray:

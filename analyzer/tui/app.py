@@ -14,11 +14,13 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -28,9 +30,12 @@ from analyzer.capture import CaptureError
 from analyzer.engine.firstpass import Cancelled, register_analyzers
 from analyzer.filter import FilterCancelled, FilterError, compile_filter
 from analyzer.textsafe import safe
+from dissectors.fields import REGISTRY
 from dissectors.tree import Node
 
 from .conversations_view import ConversationsScreen
+from .crosscheck import Cancelled as WsCancelled
+from .crosscheck import WsResult, fetch
 from .details import DetailsTree
 from .dns_view import DnsScreen
 from .explain import ExplainPane
@@ -46,6 +51,7 @@ from .statusbar import StatusBar, status_text
 from .save import SaveScreen, write_frames
 from .stats_view import StatsScreen
 from .store import FilterSource, Store
+from .timeline_view import TimelineScreen
 from .tls_view import TlsScreen
 
 TICK = 0.2             # seconds between progress updates
@@ -53,8 +59,10 @@ TICK = 0.2             # seconds between progress updates
 # in sooner after each event-loop wake-up (keys answered in tens of ms, not hundreds).
 SWITCH_INTERVAL = 0.001
 DETAILS_DELAY = 0.06   # the details pane follows the cursor once it rests this long
+SLOW_DETAILS = 0.15    # a details dissection still running then says so
 
 
+T = TypeVar("T")
 _INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 
 
@@ -79,6 +87,7 @@ class WirelensApp(App):
         Binding("s", "statistics", "Statistics", show=False),
         Binding("D", "dns", "DNS", show=False),
         Binding("T", "tls", "TLS", show=False),
+        Binding("L", "timeline", "Timeline", show=False),
         Binding("escape", "cancel_work", "Cancel", show=False),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
@@ -94,6 +103,9 @@ class WirelensApp(App):
         self.filter_text = ""
         self.filter_progress: float | None = None
         self._filter_cancel = threading.Event()
+        self.wireshark = False                  # the details pane shows Wireshark's tree
+        self._ws_cancel = threading.Event()
+        self._ws_busy = False
 
     # --- layout --------------------------------------------------------------------------
 
@@ -176,7 +188,7 @@ class WirelensApp(App):
             plist.refresh()
         self._status()
         if self.selected is not None and self.selected < store.passed and \
-                self.query_one(DetailsTree).frame_root is None:
+                not self.wireshark and self.query_one(DetailsTree).frame_root is None:
             self._show_details()     # the in-order dissection has reached the selection
         if not busy and store.stage in ("done", "cancelled"):
             self._ticker.pause()
@@ -189,8 +201,13 @@ class WirelensApp(App):
         self.query_one(StatusBar).update(text)
 
     def action_cancel_work(self) -> None:
-        """Esc: stop a running filter, else indexing and analysis (what is done so far
-        stays usable)."""
+        """Esc: stop a running filter or Wireshark fetch, else indexing and analysis (what
+        is done so far stays usable)."""
+        if self._ws_busy:
+            self._ws_cancel.set()
+            self._ws_busy = False
+            self.query_one(DetailsTree).show(None, "Wireshark's dissection cancelled")
+            return
         if self.filter_progress is not None:
             self._filter_cancel.set()
             return
@@ -210,23 +227,65 @@ class WirelensApp(App):
         self._status()
 
     def _show_details(self) -> None:
-        """Dissect the selected frame with its tree (one frame: fine on the UI thread)."""
+        """Dissect the selected frame with its tree (one frame: fine on the UI thread,
+        unless its connection's analysis must be replayed first)."""
         row = self.selected
         details = self.query_one(DetailsTree)
         hexv = self.query_one(HexView)
         if row is None:
             return
         store = self.store
+        if self.wireshark:
+            hexv.show(store.index.frame(row), [])
+            self._fetch_wireshark(row)
+            return
         if row >= store.passed:
             details.show(None, f"Frame {row + 1}: waiting for the in-order dissection "
                                f"({store.passed} of {len(store)} frames done)")
             hexv.show(store.index.frame(row), [])
             self.query_one(ExplainPane).show(None, [])
             return
-        root, pkt, data = store.dissect(row, tree=True)
+        if self._needs_replay(row):
+            # The first look at a connection replays its TCP analysis (a second for a
+            # transfer of 500k segments): in a worker, so keys are answered meanwhile.
+            self.run_worker(lambda: self._details_job(row), thread=True, group="details",
+                            exit_on_error=False)
+            self.set_timer(SLOW_DETAILS, lambda: self._details_pending(row))
+            return
+        self._details_show(row, *store.dissect(row, tree=True))
+
+    def _live(self, kind: type[T]) -> T | None:
+        """The main screen's widget of that kind; None while the app is closing (a timer or
+        a worker's answer can arrive after the widgets are gone)."""
+        try:
+            return self.screen_stack[0].query_one(kind)
+        except (NoMatches, IndexError):
+            return None
+
+    def _needs_replay(self, row: int) -> bool:
+        cap = self.store.cap
+        if cap is None or int(cap.cols.ip_proto[row]) != 6:
+            return False
+        stream = int(cap.cols.stream[row])
+        return stream >= 0 and stream not in getattr(cap, "_values", {})
+
+    def _details_job(self, row: int) -> None:
+        got = self.store.dissect(row, tree=True)
+        self.call_from_thread(self._details_show, row, *got)
+
+    def _details_pending(self, row: int) -> None:
+        details = self._live(DetailsTree)
+        if details is not None and row == self.selected and not self.wireshark and (
+                details.frame_root is None or details.root.label.plain != f"Frame {row + 1}"):
+            details.show(None, f"Frame {row + 1}: reading its connection's TCP analysis…")
+
+    def _details_show(self, row: int, root: Node | None, pkt, data: bytes) -> None:
+        if row != self.selected or self.wireshark or self._live(DetailsTree) is None:
+            return          # the selection moved on (or the app closed) while the worker ran
+        store = self.store
         self.frame_findings = store.cap.findings_of(row) if store.cap is not None else []
-        details.show(root, f"Frame {row + 1}")
-        hexv.show(data, pkt.sources)
+        self.query_one(DetailsTree).show(root, f"Frame {row + 1}")
+        self.query_one(HexView).show(data, pkt.sources)
         self.query_one(ExplainPane).show(None, self.frame_findings)
 
     def on_details_tree_field_selected(self, message: DetailsTree.FieldSelected) -> None:
@@ -237,6 +296,50 @@ class WirelensApp(App):
         else:
             hexv.highlight(node.src, node.pos, node.size)
         self.query_one(ExplainPane).show(node, self.frame_findings)
+
+    # --- Wireshark cross-check -----------------------------------------------------------
+
+    def on_details_tree_toggle_wireshark(self, message: DetailsTree.ToggleWireshark) -> None:
+        """W in the details pane: Wireshark's dissection of the frame, or ours again."""
+        self.wireshark = not self.wireshark
+        if not self.wireshark:
+            self._ws_cancel.set()
+            self._ws_busy = False
+        self._show_details()
+
+    def _fetch_wireshark(self, row: int) -> None:
+        self._ws_cancel.set()                 # a fetch for an earlier selection is moot
+        self._ws_cancel = cancel = threading.Event()
+        self._ws_busy = True
+        self.query_one(DetailsTree).show(
+            None, f"Frame {row + 1}: asking Wireshark (tshark)… Esc cancels")
+        self.run_worker(lambda: self._wireshark_job(row, cancel), thread=True,
+                        group="wireshark", exit_on_error=False)
+
+    def _wireshark_job(self, row: int, cancel: threading.Event) -> None:
+        try:
+            result = fetch(self.store, row, cancel)
+        except WsCancelled:
+            return
+        except (OSError, RuntimeError, ValueError, SyntaxError) as e:
+            result = WsResult([], f"Wireshark's dissection failed: {safe(repr(e))}")
+        self.call_from_thread(self._wireshark_done, row, result, cancel)
+
+    def _wireshark_done(self, row: int, result: WsResult, cancel: threading.Event) -> None:
+        if cancel is not self._ws_cancel or cancel.is_set() or not self.wireshark or \
+                row != self.selected or self._live(DetailsTree) is None:
+            return
+        self._ws_busy = False
+        self.query_one(DetailsTree).show_wireshark(result)
+
+    def on_details_tree_wireshark_field_selected(
+            self, message: DetailsTree.WiresharkFieldSelected) -> None:
+        n = message.node
+        self.query_one(HexView).highlight(0, n.pos, n.size)
+        # Wireshark's field names are ours: explain the ones wirelens registers too
+        spec = REGISTRY.get(n.name)
+        self.query_one(ExplainPane).show(Node(spec, n.pos, n.size) if spec is not None
+                                         else None, self.frame_findings)
 
     def on_hex_view_byte_clicked(self, message: HexView.ByteClicked) -> None:
         """Select the innermost field whose bytes cover the clicked byte."""
@@ -263,7 +366,8 @@ class WirelensApp(App):
     def action_prepare_filter(self) -> None:
         """f: the selected field as a filter in the bar, to edit before applying."""
         node = self.query_one(DetailsTree).cursor_node
-        text = filter_for(node.data) if node is not None and node.data is not None else ""
+        text = filter_for(node.data) if node is not None and isinstance(node.data, Node) \
+            else ""
         self.query_one(FilterBar).open(text or None)
 
     def on_details_tree_apply_filter(self, message: DetailsTree.ApplyFilter) -> None:
@@ -337,10 +441,15 @@ class WirelensApp(App):
                             self.action_tls)
         yield SystemCommand("View: Statistics", "Protocols, senders, totals",
                             self.action_statistics)
-        yield SystemCommand("View: Follow TCP stream", "The selected frame's connection",
+        yield SystemCommand("View: Follow stream", "The selected frame's TCP or UDP stream",
                             self.action_follow)
+        yield SystemCommand("View: Connection timeline", "The selected frame's TCP connection "
+                            "on a time axis: handshake, think time, transfer, stalls",
+                            self.action_timeline)
         yield SystemCommand("View: Field reference", "Every field and finding, explained",
                             self.action_field_reference)
+        yield SystemCommand("Details: Wireshark's dissection", "Toggle the details pane "
+                            "between our tree and tshark's (W)", self._toggle_wireshark)
         yield SystemCommand("Go: Frame number", "Go to a frame", self.action_goto)
         yield SystemCommand("Go: Next finding", "The next frame a finding rests on",
                             lambda: self.action_next_finding(1))
@@ -352,11 +461,17 @@ class WirelensApp(App):
                             plist.action_time_format)
         yield SystemCommand("Help: Keys", "Every key", self.action_help)
 
+    def _toggle_wireshark(self) -> None:
+        self.on_details_tree_toggle_wireshark(DetailsTree.ToggleWireshark())
+
     def action_help(self) -> None:
         groups = [("Everywhere", list(self.BINDINGS)),
                   ("Packet list", list(PacketList.BINDINGS)),
                   ("Details", list(DetailsTree.BINDINGS)),
-                  ("Conversations", list(ConversationsScreen.BINDINGS))]
+                  ("Conversations", list(ConversationsScreen.BINDINGS)),
+                  ("Follow stream", list(FollowScreen.BINDINGS)),
+                  ("Connection timeline", list(TimelineScreen.BINDINGS)),
+                  ("Statistics", list(StatsScreen.BINDINGS))]
         self.push_screen(HelpScreen(groups))
 
     def action_goto(self) -> None:
@@ -426,27 +541,49 @@ class WirelensApp(App):
 
     def action_statistics(self) -> None:
         if self._need_analysis():
-            self.push_screen(StatsScreen(self.store.cap))
+            self.push_screen(StatsScreen(self.store))
 
     def action_follow(self) -> None:
-        """Follow the TCP stream of the selected frame."""
+        """Follow the TCP or UDP stream of the selected frame."""
         if not self._need_analysis():
             return
         row = self.selected
         cols = self.store.cap.cols
-        if row is None or int(cols.ip_proto[row]) != 6 or int(cols.stream[row]) < 0:
-            self.notify("Follow stream needs a TCP frame", timeout=2)
+        names = {6: "tcp", 17: "udp"}
+        if row is None or int(cols.ip_proto[row]) not in names or int(cols.stream[row]) < 0:
+            self.notify("Follow stream needs a TCP or UDP frame", timeout=2)
             return
+        proto = names[int(cols.ip_proto[row])]
         stream = int(cols.stream[row])
         t = self.store.cap.conversations
-        idx = np.flatnonzero((t.proto == 6) & (t.stream == stream))
-        title = f"TCP stream {stream}"
+        idx = np.flatnonzero((t.proto == int(cols.ip_proto[row])) & (t.stream == stream))
+        title = f"{proto.upper()} stream {stream}"
         if len(idx):
             i = int(idx[0])
             a, b = t.endpoint(i, "a"), t.endpoint(i, "b")
             client, server = (a, b) if t.client_is_a[i] else (b, a)
-            title += f": {client} (red) ↔ {server} (blue)"
-        self.push_screen(FollowScreen(self.store, stream, title))
+            if proto == "udp":
+                title += f": {client} (red) ↔ {server} (blue)"
+            else:
+                title += f": client {client} (red) ↔ server {server} (blue)"
+        self.push_screen(FollowScreen(self.store, stream, title, proto))
+
+    def action_timeline(self) -> None:
+        """L: the selected frame's TCP connection on a time axis."""
+        if not self._need_analysis():
+            return
+        row = self.selected
+        cap = self.store.cap
+        stream = int(cap.cols.stream[row]) if row is not None else -1
+        if row is None or int(cap.cols.ip_proto[row]) != 6 or not \
+                0 <= stream < len(cap.flows) or not cap.flows.present[stream]:
+            self.notify("The timeline needs a TCP frame", timeout=2)
+            return
+
+        def done(target: int | None) -> None:
+            if target is not None:
+                self.query_one(PacketList).go_row(target)
+        self.push_screen(TimelineScreen(cap, stream), done)
 
     def action_save(self) -> None:
         """Write the marked frames (or, with none marked, the frames shown) to a file."""

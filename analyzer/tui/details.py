@@ -3,6 +3,9 @@
 Labels are the dissector's own (Node.text(), the `read -V` lines), made terminal-safe and
 put in rich Text (never markup). Generated items are dim and in brackets; expert items and
 findings are coloured by severity.
+
+`W` switches the pane to Wireshark's own dissection of the frame (crosscheck.py; fetched by
+the app in a worker) and back.
 """
 from __future__ import annotations
 
@@ -17,10 +20,13 @@ from analyzer.textsafe import safe
 from dissectors.fields import Severity
 from dissectors.tree import Node
 
+from .crosscheck import WsNode, WsResult
+
 SEVERITY_STYLES = {Severity.CHAT: Style(color="blue"), Severity.NOTE: Style(color="cyan"),
                    Severity.WARN: Style(color="yellow", bold=True),
                    Severity.ERROR: Style(color="red", bold=True)}
 GENERATED = Style(italic=True, dim=True)
+WIRESHARK = Style(color="bright_blue", bold=True)
 
 
 def node_label(node: Node) -> Text:
@@ -33,7 +39,7 @@ def node_label(node: Node) -> Text:
     return text
 
 
-class DetailsTree(Tree[Node]):
+class DetailsTree(Tree[Node | WsNode]):
     """Protocol layers, fields, generated analysis items and findings of one frame."""
 
     BINDINGS = [
@@ -41,6 +47,7 @@ class DetailsTree(Tree[Node]):
         Binding("minus,C", "collapse_all", "Collapse all"),
         Binding("enter", "apply_filter", "Apply as filter"),
         Binding("space", "toggle_node", "Open/close", show=False),
+        Binding("W", "wireshark", "Wireshark's view"),
     ]
 
     class FieldSelected(Message):
@@ -54,6 +61,16 @@ class DetailsTree(Tree[Node]):
         """Enter on a field: filter the packet list on it (Wireshark's Apply as Filter)."""
 
         def __init__(self, node: Node) -> None:
+            super().__init__()
+            self.node = node
+
+    class ToggleWireshark(Message):
+        """W: show Wireshark's dissection of the frame instead of ours, or ours again."""
+
+    class WiresharkFieldSelected(Message):
+        """A line of Wireshark's tree was highlighted: the hex pane shows its bytes."""
+
+        def __init__(self, node: WsNode) -> None:
             super().__init__()
             self.node = node
 
@@ -87,6 +104,26 @@ class DetailsTree(Tree[Node]):
         add(self.root, root)
         self.root.expand()
 
+    def show_wireshark(self, result: WsResult) -> None:
+        """Wireshark's tree of the frame (from crosscheck.fetch), or its one-line message."""
+        self.clear()
+        self._items.clear()
+        self.frame_root = None
+        self.root.set_label(Text(safe(result.title)))
+        self.root.add_leaf(Text(safe(result.title), WIRESHARK))
+        if result.note:
+            self.root.add_leaf(Text(safe(result.note), GENERATED))
+
+        def add(parent: TreeNode, nodes: list[WsNode]) -> None:
+            for n in nodes:
+                label = Text(safe(n.label))
+                if n.children:
+                    add(parent.add(label, data=n), n.children)
+                else:
+                    parent.add_leaf(label, data=n)
+        add(self.root, result.layers)
+        self.root.expand()
+
     def select_node_for(self, node: Node) -> None:
         """Highlight the item of a tree node (opening its parents)."""
         item = self._items.get(id(node))
@@ -104,8 +141,11 @@ class DetailsTree(Tree[Node]):
 
     def action_apply_filter(self) -> None:
         item = self.cursor_node
-        if item is not None and item.data is not None:
+        if item is not None and isinstance(item.data, Node):
             self.post_message(self.ApplyFilter(item.data))
+
+    def action_wireshark(self) -> None:
+        self.post_message(self.ToggleWireshark())
 
     def action_expand_all(self) -> None:
         self.root.expand_all()
@@ -116,4 +156,8 @@ class DetailsTree(Tree[Node]):
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         event.stop()
-        self.post_message(self.FieldSelected(event.node.data))
+        data = event.node.data
+        if isinstance(data, WsNode):
+            self.post_message(self.WiresharkFieldSelected(data))
+        else:
+            self.post_message(self.FieldSelected(data))

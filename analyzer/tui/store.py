@@ -4,8 +4,8 @@ Three things run behind the screen, each in a worker thread the app starts:
 
 1. the frame index (analyzer.capture.index.FrameIndex) grows batch by batch, so No., Time
    and Length of the first frames are on screen while the rest of the file is read;
-2. the first pass (engine.firstpass.first_pass on the built index): summary columns, TCP
-   analysis, conversations, findings;
+2. the first pass (engine.firstpass.first_pass on the built index, in a forked child:
+   analysis_proc.py): summary columns, TCP analysis, conversations, findings;
 3. the in-order dissection: every frame once, in file order, with ONE CaptureState and no
    tree, so per-capture dissector state (TCP relative sequence numbers, streams,
    reassembly, DNS transactions) is right. A frame it has passed is `visited`; it is then
@@ -18,6 +18,7 @@ from the first pass's per-frame columns (the same TcpAnalyzer `read` runs, frame
 from __future__ import annotations
 
 import ctypes
+import gc
 import threading
 import time
 from collections import OrderedDict
@@ -32,12 +33,14 @@ from analyzer import columns, keylog
 from analyzer.capture.index import FrameIndex
 from analyzer.engine import tcp_analysis as ta
 from analyzer.engine.annotate import FindingAnnotator, SequenceAnnotator
-from analyzer.engine.firstpass import Capture, Cancelled, first_pass
+from analyzer.engine.firstpass import Capture, Cancelled
 from analyzer.engine.summary import TRANSPORT
 from analyzer.textsafe import safe
 from dissectors import CaptureState, dissect_frame
 from dissectors.packet import Packet
 from dissectors.tree import Node
+
+from .analysis_proc import first_pass_offloaded
 
 PENDING = "…"          # Info of a frame the in-order dissection has not reached yet
 ROW_CACHE = 4096       # rendered rows kept (a few screens up and down)
@@ -88,6 +91,15 @@ class ColumnAnnotator(SequenceAnnotator):
         stream = int(cap.cols.stream[row])
         if stream < 0:
             return 0
+        if root is None:
+            # A packet-list row: Info needs the flags (and duplicate-ACK numbers) only, not
+            # the replayed values, whose first use on a long connection costs a replay of
+            # all of it (a second on a 500k-segment transfer: a key must not wait for that).
+            bits = int(t.bits[row])
+            if bits:
+                self._dupack(row)
+                self._info(pkt, bits)
+            return bits
         v = cap.tcp_values(stream)
         i = v.at(row)
         if i < 0 or not v.shown[i]:
@@ -100,17 +112,21 @@ class ColumnAnnotator(SequenceAnnotator):
         a.bytes_in_flight = int(v.bytes_in_flight[i])
         a.push_bytes_sent = int(v.push_bytes[i])
         a.rto_ns, a.rto_frame = int(v.rto_ns[i]), int(v.rto_frame[i])
+        self._dupack(row)
+        self._info(pkt, bits)
+        tcp = next((n for n in root.children or () if n.spec is not None
+                    and n.spec.abbrev == "tcp"), None)
+        if tcp is not None:
+            self._tree(tcp, bits)
+        return bits
+
+    def _dupack(self, row: int) -> None:
+        """The duplicate-ACK number and frame of a row (0 when it is none)."""
+        t, a = self.cap.tcp, self.analyzer
         a.dupack_num = a.dupack_frame = 0
         k = int(np.searchsorted(t.dupack_rows, row))
         if k < len(t.dupack_rows) and t.dupack_rows[k] == row:
             a.dupack_num, a.dupack_frame = int(t.dupack_num[k]), int(t.dupack_frame[k])
-        self._info(pkt, bits)
-        if root is not None:
-            tcp = next((n for n in root.children or () if n.spec is not None
-                        and n.spec.abbrev == "tcp"), None)
-            if tcp is not None:
-                self._tree(tcp, bits)
-        return bits
 
 
 class Store:
@@ -136,6 +152,11 @@ class Store:
         self._annotate: ColumnAnnotator | None = None
         self._findings: FindingAnnotator | None = None
         self._secrets_seen = 0
+        # frame.protocols of each frame the in-order dissection passed, as an id into
+        # layer_paths (the statistics view's protocol hierarchy): 2 bytes a frame
+        self.layer_paths: list[tuple[str, ...]] = []
+        self._path_ids: dict[tuple[str, ...], int] = {}
+        self.path_of = np.zeros(0, np.uint16)
 
     # --- background work -----------------------------------------------------------------
 
@@ -163,7 +184,8 @@ class Store:
                 on_progress()
             self._rest()
         try:
-            cap = first_pass(self.index, cancel=self.cancel, progress=progress)
+            # in a child process: the UI's keys do not wait for its interpreter lock
+            cap = first_pass_offloaded(self.index, self.cancel, progress)
         except Cancelled:
             self.stage = "cancelled"
             return False
@@ -172,6 +194,7 @@ class Store:
         # stay in the page cache), so resident memory is the store, not the file.
         self.index.release(0, len(self.index))
         _trim_heap()
+        gc.freeze()
         self._annotate = ColumnAnnotator(cap)
         self._findings = FindingAnnotator(cap)
         self.cap = cap
@@ -190,6 +213,8 @@ class Store:
             n = len(idx)
             if i >= n:
                 if idx.finished.is_set() and i >= len(idx):
+                    _trim_heap()   # the per-frame lists the dissectors grew from are gone
+                    gc.freeze()
                     return
                 time.sleep(0.01)
                 continue
@@ -199,13 +224,16 @@ class Store:
                     labels.update(keylog.labels_by_random(
                         keylog.from_secrets(idx.secrets[self._secrets_seen:])))
                     self._secrets_seen = len(idx.secrets)
+                if len(self.path_of) < stop:
+                    self.path_of = np.resize(self.path_of, max(stop, 2 * len(self.path_of)))
                 for f in idx.frames(i, stop):
                     i += 1
-                    dissect_frame(f.data, number=i, ts_ns=f.ts_ns, origlen=f.origlen,
-                                  linktype=f.linktype, iface=f.iface, comment=f.comment,
-                                  has_ts=f.has_ts, iface_name=self._iface_name(f.iface),
-                                  state=self.state, tree=False)
+                    _, pkt = dissect_frame(
+                        f.data, number=i, ts_ns=f.ts_ns, origlen=f.origlen,
+                        linktype=f.linktype, iface=f.iface, comment=f.comment, has_ts=f.has_ts,
+                        iface_name=self._iface_name(f.iface), state=self.state, tree=False)
                     self.state.prev_displayed_ts_ns = f.ts_ns
+                    self.path_of[i - 1] = self._path_id(pkt.layers)
                     if self._ui_waiting:
                         break
                 self.passed = i
@@ -217,6 +245,15 @@ class Store:
             if on_progress is not None and now - last_report > 0.1:
                 last_report = now
                 on_progress()
+
+    def _path_id(self, layers: list[str]) -> int:
+        key = tuple(layers)
+        got = self._path_ids.get(key)
+        if got is None:
+            got = self._path_ids[key] = min(len(self.layer_paths), 0xFFFF)
+            if got < 0xFFFF:
+                self.layer_paths.append(key)
+        return got
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -358,7 +395,11 @@ class Store:
 
 
 def _trim_heap() -> None:
-    """Give the first pass's freed temporaries back to the OS (glibc keeps them otherwise)."""
+    """Give the first pass's freed temporaries back to the OS (glibc keeps them otherwise).
+
+    Callers then gc.freeze(): the objects built so far (the store's, the dissectors' state)
+    live as long as the capture is open, and a full collection walking them all would pause
+    a key by tens of milliseconds."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
@@ -367,8 +408,10 @@ def _trim_heap() -> None:
 
 class FilterSource:
     """What DisplayFilter.select reads (analyzer.filter.FrameStore), over a Store: the
-    first pass's columns, and frames dissected for display once the in-order dissection
-    has passed them (a filter that needs trees follows that pass; cancel stops the wait)."""
+    first pass's columns and its pre-filters, and trees from the first pass's scoped
+    dissection (only the conversations the candidate frames depend on), so a filter that
+    needs trees does not wait for the in-order dissection. `dissect` (one frame, once the
+    in-order dissection has passed it) remains for callers without batches."""
 
     def __init__(self, store: Store, cancel: threading.Event) -> None:
         cap = store.cap
@@ -376,6 +419,8 @@ class FilterSource:
         self.store, self.cancel = store, cancel
         self.index, self.cols, self.tcp_bits = store.index, cap.cols, cap.tcp_bits
         self.finding_rows = cap.finding_rows
+        self.possible_rows = cap.possible_rows
+        self.dissect_rows = cap.dissect_rows
 
     def dissect(self, i: int) -> tuple[Node | None, Packet]:
         while i >= self.store.passed and not self.cancel.is_set() and \
