@@ -338,6 +338,85 @@ def test_app_follows_counts_new_and_keeps_the_ring(tmp_path):
         store.join()
 
 
+def test_app_views_work_on_the_window(tmp_path):
+    """Findings, conversations, statistics, DNS, TLS, timeline, follow stream and a filter,
+    on the window of a live capture whose ring has already let frames go."""
+    from analyzer.tui.live_app import LiveApp
+    from analyzer.tui.live_store import LiveStore
+    from analyzer.tui.packet_list import PacketList
+    src = ROOT / "sample_pcaps" / "demo.pcapng"
+    dst = tmp_path / "demo.pcapng"
+    dst.write_bytes(src.read_bytes())
+    store = LiveStore(None, str(dst), name="demo.pcapng", ring_packets=150)
+
+    async def main() -> None:
+        app = LiveApp(store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            store.stop_capture()
+            await _until(pilot, lambda: store.finished.is_set() and store.passed == 150
+                         and store.cap is not None and store.base > 0)
+            plist = app.query_one(PacketList)
+            for key in ("e", "c", "s", "D", "T"):
+                await pilot.press(key)
+                await pilot.pause(0.3)
+                assert type(app.screen).__name__ != "Screen", key
+                await pilot.press("escape")
+                await pilot.pause(0.2)
+            tcp_rows = np.flatnonzero(store.cap.cols.ip_proto == 6)
+            plist.go_row(int(tcp_rows[-1]))
+            await pilot.pause(0.4)
+            for key in ("F", "L"):
+                await pilot.press(key)
+                await pilot.pause(0.4)
+                assert type(app.screen).__name__ != "Screen", key
+                await pilot.press("escape")
+                await pilot.pause(0.2)
+            app.apply_filter("tcp")
+            await _until(pilot, lambda: app.filter_progress is None and app.filter_text)
+            assert plist.count == len(tcp_rows)
+            await pilot.press("q")
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
+        store.join()
+
+
+def test_stream_numbers_after_the_in_order_dissection_restarts(tmp_path):
+    """A ring too small for the in-order dissection to keep up: it starts again on fresh
+    state, yet every frame's tcp.stream / udp.stream in the tree is the engine's (tshark's)."""
+    from analyzer.tui.live_store import LiveStore
+    src = ROOT / "sample_pcaps" / "http_new_conn_per_request.pcap"
+    dst = tmp_path / "churn.pcap"
+    dst.write_bytes(src.read_bytes())
+    store = LiveStore(None, str(dst), name="churn.pcap", ring_packets=20)
+    store.user_active(3600)           # the in-order dissection rests (as while keys come)
+    store.start()
+    store.stop_capture()
+    try:
+        end = time.monotonic() + 30
+        while time.monotonic() < end and store.base == 0:
+            store.refresh()           # the window moves past where it rests
+            time.sleep(0.05)
+        store.user_active(0)
+        while time.monotonic() < end and not (store.finished.is_set() and store.passed ==
+                                               len(store) > 0):
+            store.refresh()
+            time.sleep(0.05)
+        store.refresh()
+        assert store.restarts >= 1 and store.passed == len(store) == 20
+        cols = store.cap.cols
+        for row in range(len(store)):
+            root, pkt, _ = store.dissect(row)
+            for name in ("tcp.stream", "udp.stream"):
+                node = root.find(name)
+                if node is not None:
+                    assert node.value == int(cols.stream[row]), (row, name)
+    finally:
+        store.close()
+        store.join()
+
+
 @pytest.mark.parametrize("name", ["bulk_lossy_sender.pcap", "resets.pcap", "dns.pcap"])
 def test_app_rows_match_read_on_a_growing_file(tmp_path, name):
     """Every row of the live app (a file growing in pieces) reads as `wirelens read` prints

@@ -30,8 +30,13 @@ snapshot() from a worker thread.
 from __future__ import annotations
 
 import ctypes
+import json
 import mmap
 import os
+import pickle
+import select
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -44,7 +49,7 @@ from dissectors.fields import EXPERTS
 from dissectors.tcp import TcpFlow, learn_bases, rebases, reopens
 
 from . import tcp_analysis as ta
-from .firstpass import (Capture, StreamValues, TcpColumns, _Cols, _explained, _in_child,
+from .firstpass import (Capture, StreamValues, TcpColumns, _Cols, _explained,
                         register_analyzers)
 from .summary import (
     ACK,
@@ -82,7 +87,11 @@ TCP_COLUMNS = {"bits": np.uint32, "direction": np.uint8, "win_scale": np.int8}
 VALUE_COLUMNS = {"shown": np.bool_, "acks_frame": np.uint32, "ack_rtt_ns": np.int64,
                  "bytes_in_flight": np.uint32, "push_bytes": np.uint32, "rto_ns": np.int64,
                  "rto_frame": np.uint32, "dupack_num": np.uint32, "dupack_frame": np.uint32}
-RING_COLUMNS = {**INDEX_COLUMNS, **SUMMARY_COLUMNS, **TCP_COLUMNS, **VALUE_COLUMNS}
+# frame.protocols of each frame as an id of a layer path: the TUI's in-order dissection
+# writes it (the statistics view's protocol hierarchy).
+LAYER_COLUMNS = {"layers": np.uint16}
+RING_COLUMNS = {**INDEX_COLUMNS, **SUMMARY_COLUMNS, **TCP_COLUMNS, **VALUE_COLUMNS,
+                **LAYER_COLUMNS}
 # Filled when a row is created, before the engine reaches it.
 _FILL = {"stream": -1, "win_scale": -1}
 
@@ -101,11 +110,12 @@ _MAP_FAILED = ctypes.c_void_p(-1).value
 _MADV_DONTNEED = 4
 
 
-def _mirrored(sizes: list[int]) -> list[tuple[int, int]] | None:
+def _mirrored(sizes: list[int]) -> tuple[int, list[tuple[int, int]]] | None:
     """Shared memory for columns of these byte sizes (page multiples), each mapped twice,
     back to back: byte i and byte size + i of a column are the same, so rows that wrap
-    around the ring's end still read as one contiguous array, without a copy. Returns each
-    column's (address, size), or None where the system cannot."""
+    around the ring's end still read as one contiguous array, without a copy. Returns the
+    memory's file descriptor (the analysis worker maps it too) and each column's (address,
+    size), or None where the system cannot."""
     if not hasattr(os, "memfd_create"):
         return None
     try:
@@ -119,18 +129,17 @@ def _mirrored(sizes: list[int]) -> list[tuple[int, int]] | None:
         for size in sizes:
             base = _libc.mmap(None, 2 * size, 0, _MAP_PRIVATE | _MAP_ANON, -1, 0)
             if base in (None, _MAP_FAILED):
-                return None
+                raise OSError("no address space for the ring")
             for half in (0, size):
                 if _libc.mmap(base + half, size, _PROT_RW, _MAP_SHARED | _MAP_FIXED, fd,
                               offset) != base + half:
-                    return None
+                    raise OSError("cannot map the ring twice")
             out.append((base, size))
             offset += size
     except OSError:
-        return None
-    finally:
         os.close(fd)
-    return out
+        return None
+    return fd, out
 
 
 class FrameRing:
@@ -160,8 +169,9 @@ class FrameRing:
         self.hold: int | None = None
         self.closed = False
         dtypes = {name: np.dtype(dt) for name, dt in RING_COLUMNS.items()}
-        maps = _mirrored([self.capacity * dt.itemsize for dt in dtypes.values()])
-        self._maps = maps or []
+        got = _mirrored([self.capacity * dt.itemsize for dt in dtypes.values()])
+        self.memfd, maps = got if got is not None else (-1, [])
+        self._maps = maps
         self.cols: dict[str, np.ndarray] = {}
         for k, (name, dt) in enumerate(dtypes.items()):
             if maps:
@@ -783,13 +793,14 @@ class IncrementalPass:
         out["sack_right"] = out["sack_right"].astype(np.uint32)
         return out
 
-    def snapshot(self, path: str = "", pause=None, fork: bool = False) -> WindowCapture:
+    def snapshot(self, path: str = "", pause=None, worker: AnalysisWorker | None = None
+                 ) -> WindowCapture:
         """The newest `ring.size` frames analyzed so far as a Capture, with conversations,
         DNS, TLS, connection facts and findings computed over them. Its `base` is where
         the ring may start now: the caller moves `ring.base` there when it hands the
         snapshot out (until then the ring keeps the older frames for the current one).
 
-        With `fork`, those analyses run in a forked process that sends back their results:
+        With a `worker`, those analyses run in that process, on the ring's shared memory:
         their temporaries (some 90 bytes a frame) never land in this process, whose memory
         stays flat, and its interpreter stays free for the UI meanwhile. Otherwise `pause`,
         if given, is called between them (a UI lets its user go first)."""
@@ -813,12 +824,15 @@ class IncrementalPass:
             irtt_row=self._per_stream(self.tcp.irtt_row, nstreams) - lo)
         values = {name: g.view(name, lo, hi) for name in VALUE_COLUMNS}
         cap = WindowCapture(path, index, cols, tcp, base=lo, values=values)
-        wait = _in_child(lambda: _analyses(cap, self.keylog, nice=True)) if fork else None
-        if wait is not None:
-            got = wait()
-            for f in got[4] + got[1].findings + got[2].findings:
-                f.spec = EXPERTS.get(f.spec.abbrev, f.spec)   # the registered kind itself
-        else:
+        got = None
+        if worker is not None:
+            got = worker.run({
+                "lo": lo, "hi": hi, "file": self.file.path, "path": path,
+                "interfaces": list(self.interfaces), "format": self.format,
+                "secrets": list(self.secrets), "keylog": self.keylog,
+                "v6_table": cols.v6_table.copy(), "protocol_names": cols.protocol_names,
+                "sparse": sparse, "irtt_ns": tcp.irtt_ns, "irtt_row": tcp.irtt_row})
+        if got is None:
             got = _analyses(cap, self.keylog, pause)
         cap.conversations, cap.dns, cap.tls, cap.flows, cap.findings = got
         index.release()
@@ -832,13 +846,10 @@ class IncrementalPass:
         return out
 
 
-def _analyses(cap: WindowCapture, keylog: Any, pause=None, nice: bool = False) -> tuple:
+def _analyses(cap: WindowCapture, keylog: Any, pause=None) -> tuple:
     """What first_pass computes over the columns: conversations, DNS, TLS, connection
-    facts and findings (report order). `nice`: in a process of its own, which yields the
-    CPU to the capture tool and the UI."""
+    facts and findings (report order)."""
     from . import conversations, diagnoses, dns, findings, tcp_flows, tls
-    if nice:
-        os.nice(10)
     rest = pause or (lambda: None)
     store = _Cols(cap.index, cap.cols)
     conv = conversations.conversations(cap.index, cap.cols)
@@ -853,3 +864,111 @@ def _analyses(cap: WindowCapture, keylog: Any, pause=None, nice: bool = False) -
     found = findings.ordered(_explained(found, cap.tls.findings) + cap.dns.findings
                              + cap.tls.findings)
     return conv, cap.dns, cap.tls, cap.flows, found
+
+
+# -- the analysis worker ------------------------------------------------------------------------
+WORKER_TIMEOUT_S = 300.0     # longest one window's analyses may take before it is abandoned
+
+
+class AnalysisWorker:
+    """A process of our own that runs a snapshot's analyses on the ring's shared memory
+    (the memfd), started once with a fresh interpreter: the UI's process keeps its memory
+    and its interpreter lock, and no lock a thread of ours held can be inherited (as with a
+    fork of a threaded process). It runs niced, behind the capture tool and the UI. On any
+    trouble it is dropped and the analyses run in this process instead."""
+
+    def __init__(self, ring: FrameRing) -> None:
+        if ring.memfd < 0:
+            raise OSError("the ring is not in shared memory")
+        from analyzer.capture.live import _death_signal
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        layout = [(name, np.dtype(dt).str) for name, dt in RING_COLUMNS.items()]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "analyzer.engine.incremental", "--worker",
+             str(ring.memfd), str(ring.capacity), json.dumps(layout)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            pass_fds=(ring.memfd,), env=env, preexec_fn=_death_signal())
+
+    def run(self, request: dict) -> tuple | None:
+        """The analyses of one window, or None (then the worker is gone)."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return None
+        try:
+            pickle.dump(request, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], WORKER_TIMEOUT_S)
+            if not ready:
+                raise TimeoutError
+            got = pickle.load(proc.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError, TimeoutError, ValueError):
+            self.close()
+            return None
+        for f in got[4] + got[1].findings + got[2].findings:
+            f.spec = EXPERTS.get(f.spec.abbrev, f.spec)    # the registered kind itself
+        return got
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+class _Copied:
+    """A window's ring columns copied out of the shared memory (in the worker)."""
+
+    def __init__(self, cols: dict[str, np.ndarray], lo: int) -> None:
+        self.cols, self.lo = cols, lo
+
+    def view(self, name: str, lo: int, hi: int) -> np.ndarray:
+        return self.cols[name][lo - self.lo:hi - self.lo]
+
+
+def _worker_main(fd: int, capacity: int, layout: list[tuple[str, str]]) -> int:
+    """The analysis worker: for each pickled request on stdin, the pickled analyses of that
+    window of the ring (see AnalysisWorker)."""
+    os.nice(10)
+    register_analyzers()
+    dtypes = [(name, np.dtype(dt)) for name, dt in layout]
+    size = sum(capacity * dt.itemsize for _name, dt in dtypes)
+    mem = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
+    cols, at = {}, 0
+    for name, dt in dtypes:
+        cols[name] = np.frombuffer(mem, dt, capacity, at)
+        at += capacity * dt.itemsize
+    files: dict[str, CaptureFile] = {}
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            req = pickle.load(inp)
+        except EOFError:
+            return 0
+        lo, hi = req["lo"], req["hi"]
+        p, n = lo % capacity, hi - lo
+        window = {name: np.concatenate([col[p:min(p + n, capacity)],
+                                        col[:max(0, p + n - capacity)]])
+                  for name, col in cols.items()}
+        ring = _Copied(window, lo)
+        file = files.get(req["file"]) or files.setdefault(req["file"], CaptureFile(req["file"]))
+        index = WindowIndex(ring, lo, hi, file, req["interfaces"], req["format"],
+                            req["secrets"])
+        summary = SummaryColumns(**{name: window[name] for name in SUMMARY_COLUMNS},
+                                 v6_table=req["v6_table"],
+                                 protocol_names=req["protocol_names"], **req["sparse"])
+        dup = np.flatnonzero(window["dupack_num"])
+        tcp = TcpColumns(bits=window["bits"], direction=window["direction"],
+                         win_scale=window["win_scale"], dupack_rows=dup,
+                         dupack_num=window["dupack_num"][dup],
+                         dupack_frame=window["dupack_frame"][dup], irtt_ns=req["irtt_ns"],
+                         irtt_row=req["irtt_row"])
+        cap = WindowCapture(req["path"], index, summary, tcp, base=lo,
+                            values={name: window[name] for name in VALUE_COLUMNS})
+        pickle.dump(_analyses(cap, req["keylog"]), out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+        del window, ring, index, summary, tcp, cap
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:
+    sys.exit(_worker_main(int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])))

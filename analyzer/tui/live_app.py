@@ -86,6 +86,11 @@ class LiveApp(WirelensApp):
                 self.query_one("#details").frame_root is None:
             self._show_details()     # the in-order dissection has reached the selection
 
+    def _needs_replay(self, row: int) -> bool:
+        """Never: a live snapshot keeps every segment's analysis numbers (no replay), and
+        the newest rows are not in it yet."""
+        return False
+
     def _status(self) -> None:
         plist = self.query_one(PacketList)
         text = live_status_text(self.live, plist.count, len(plist.marks), self.filter_text)

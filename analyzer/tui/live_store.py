@@ -40,13 +40,16 @@ from analyzer import columns
 from analyzer.capture import CaptureError
 from analyzer.capture.tail import TailIndexer, punch_hole
 from analyzer.engine.annotate import FindingAnnotator
-from analyzer.engine.incremental import (CaptureFile, FrameRing, IncrementalPass, WindowCapture,
-                                         WindowIndex)
-from analyzer.engine.summary import TRANSPORT
+from analyzer.engine.incremental import (AnalysisWorker, CaptureFile, FrameRing,
+                                         IncrementalPass, WindowCapture, WindowIndex)
+from analyzer.engine.summary import (INNER, INNER_TCP, INNER_UDP, IPPROTO_TCP, IPPROTO_UDP,
+                                     TRANSPORT)
 from analyzer.textsafe import safe
 from dissectors import CaptureState, dissect_frame
 from dissectors.packet import Packet
+from dissectors.tcp import TcpState
 from dissectors.tree import Node
+from dissectors.udp import UdpState
 
 from .store import (_BAD_TCP, _ICMP_ERRORS, BATCH, PENDING, QUIET, ROW_CACHE, ColumnAnnotator,
                     Row, _by_protocol)
@@ -222,13 +225,20 @@ class LiveStore:
         self._drops: int | None = None
         self._drops_at = 0.0
         self._punched = 0
+        self.worker: AnalysisWorker | None = None
+        self.layer_paths: list[tuple[str, ...]] = []     # frame.protocols, by id
+        self._path_ids: dict[tuple[str, ...], int] = {}
         _give_back_big_allocations()
 
     # --- background work -----------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the follower, the engine and the in-order dissection (daemon threads: the
-        UI never waits for them to end)."""
+        """Start the analysis worker process, and the follower, the engine and the in-order
+        dissection (daemon threads: the UI never waits for them to end)."""
+        try:
+            self.worker = AnalysisWorker(self.ring)
+        except OSError:
+            self.worker = None        # the analyses run in this process
         for target in (self._follow, self._analyze, self._dissect, self._watch):
             t = threading.Thread(target=self._guard, args=(target,), daemon=True,
                                  name=f"live{target.__name__}")
@@ -310,7 +320,7 @@ class LiveStore:
             self._rest()
 
     def _publish(self, engine: IncrementalPass) -> None:
-        snap = engine.snapshot(self.path, self._rest, fork=True)
+        snap = engine.snapshot(self.path, self._rest, self.worker)
         with self.ring.lock:
             self._latest = snap
         self.ring.move(base=snap.base)
@@ -350,7 +360,8 @@ class LiveStore:
         while not self.cancel.is_set():
             ring = self.ring
             with ring.lock:
-                indexed, floor = ring.indexed, max(ring.base, self.base)
+                # only frames the engine has numbered: their streams are its (see below)
+                indexed, floor = ring.analyzed, max(ring.base, self.base)
             if self.file is None or self.next >= indexed:
                 if self.finished.is_set() and self.next >= self.ring.indexed:
                     return
@@ -365,22 +376,30 @@ class LiveStore:
                     self.restarts += 1
                 start, stop = self.next, min(indexed, self.next + BATCH)
                 ifs = self.interfaces
-                rows = zip(ring.view("offsets", start, stop).tolist(),
-                           ring.view("caplens", start, stop).tolist(),
-                           ring.view("origlens", start, stop).tolist(),
-                           ring.view("ts_ns", start, stop).tolist(),
-                           ring.view("ifaces", start, stop).tolist())
+                rows = zip(*(ring.view(name, start, stop).tolist() for name in (
+                    "offsets", "caplens", "origlens", "ts_ns", "ifaces", "stream")),
+                           _stream_protos(ring, start, stop).tolist())
                 state = self.state
+                tcp_st, udp_st = state.slot("tcp", TcpState), state.slot("udp", UdpState)
+                layers: list[int] = []
                 i = start
-                for off, cap, orig, ts, iface in rows:
+                for off, cap, orig, ts, iface, stream, proto in rows:
                     lt = ifs[iface].linktype if iface < len(ifs) else -1
-                    dissect_frame(self.file.read(off, cap), number=i + 1, ts_ns=ts,
-                                  origlen=orig, linktype=lt, iface=iface,
-                                  iface_name=self._iface_name(iface), state=state, tree=False)
+                    # A stream this frame opens takes the engine's number (tshark's): the
+                    # same after a restart, which begins without the streams before it.
+                    tcp_st.hint = stream if proto == IPPROTO_TCP else None
+                    udp_st.hint = stream if proto == IPPROTO_UDP else None
+                    _, pkt = dissect_frame(self.file.read(off, cap), number=i + 1, ts_ns=ts,
+                                           origlen=orig, linktype=lt, iface=iface,
+                                           iface_name=self._iface_name(iface), state=state,
+                                           tree=False)
                     state.prev_displayed_ts_ns = ts
+                    layers.append(self._path_id(pkt.layers))
                     i += 1
                     if self._ui_waiting or self._quiet_until > time.monotonic():
                         break
+                tcp_st.hint = udp_st.hint = None
+                ring._put("layers", start, np.asarray(layers, np.uint16))
                 self.next = i
                 if i - last_forget >= FORGET_EVERY:
                     last_forget = i
@@ -391,6 +410,21 @@ class LiveStore:
             # than it dissects, it would otherwise crowd out the screen and the analysis.
             time.sleep(min(0.05, (time.perf_counter() - began) * DISSECT_REST))
             self._rest()
+
+    def _path_id(self, layers: list[str]) -> int:
+        """frame.protocols as an id into layer_paths (as Store's)."""
+        key = tuple(layers)
+        got = self._path_ids.get(key)
+        if got is None:
+            got = self._path_ids[key] = min(len(self.layer_paths), 0xFFFF)
+            if got < 0xFFFF:
+                self.layer_paths.append(key)
+        return got
+
+    @property
+    def path_of(self) -> np.ndarray:
+        """The layer path id of each window row the in-order dissection has passed."""
+        return self.ring.view("layers", self.base, self.base + self.passed)
 
     def _restart_at(self, floor: int, indexed: int) -> int | None:
         """Where the in-order dissection must start again, if it must: when the frame it
@@ -437,6 +471,8 @@ class LiveStore:
         end = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, end - time.monotonic()))
+        if self.worker is not None:
+            self.worker.close()
         if self.tail is not None:
             self.tail.close()
         if self.file is not None:
@@ -655,6 +691,18 @@ class LiveStore:
             return np.zeros(0, np.int64)
         return np.asarray(sorted({fr - 1 for f in self.cap.findings for fr in f.frames}),
                           np.int64)
+
+
+def _stream_protos(ring: FrameRing, lo: int, hi: int) -> np.ndarray:
+    """Which transport's stream number the engine gave rows lo..hi-1 (IPPROTO_TCP,
+    IPPROTO_UDP or 0), as scoped.Partitions says it: the row's own TCP/UDP header, or the
+    one an ICMP error quotes."""
+    flags, proto = ring.view("flags", lo, hi), ring.view("ip_proto", lo, hi)
+    has = ring.view("stream", lo, hi) >= 0
+    own = (flags & (TRANSPORT | INNER)) == TRANSPORT
+    tcp = has & (own & (proto == IPPROTO_TCP) | ((flags & INNER_TCP) != 0))
+    udp = has & (own & (proto == IPPROTO_UDP) | ((flags & INNER_UDP) != 0))
+    return np.where(tcp, IPPROTO_TCP, np.where(udp, IPPROTO_UDP, 0))
 
 
 def _give_back_big_allocations() -> None:
