@@ -85,6 +85,115 @@ def build_parser() -> argparse.ArgumentParser:
 DEMO = Path(__file__).resolve().parent.parent / "sample_pcaps" / "demo.pcapng"
 
 
+def _live_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG, description="Capture live and look at the packets in the terminal UI "
+                               "(with stdout redirected, `wirelens -i` prints like `read -i`).")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("-i", dest="iface", metavar="IFACE",
+                     help="capture on IFACE (a name, `any`, or a number from -D)")
+    src.add_argument("--follow", dest="follow", metavar="FILE",
+                     help="follow a capture another tool is still writing")
+    p.add_argument("-f", dest="bpf", default="", metavar="FILTER",
+                   help="capture filter (BPF syntax, as tcpdump)")
+    p.add_argument("-w", dest="write", metavar="FILE",
+                   help="also keep every packet captured in FILE (the TUI keeps the last "
+                        "--ring-packets)")
+    p.add_argument("-c", dest="count", type=int, metavar="N", help="stop after N packets")
+    p.add_argument("-a", dest="autostop", action="append", default=[], metavar="COND",
+                   help="stop after duration:SECONDS or packets:N")
+    p.add_argument("--ring-packets", dest="ring", type=int, default=1_000_000, metavar="N",
+                   help="frames the TUI keeps (default 1000000); older ones leave the view "
+                        "but stay in the -w file")
+    p.add_argument("-s", dest="snaplen", type=int, default=0, metavar="BYTES",
+                   help="capture at most BYTES of each packet (default 262144)")
+    p.add_argument("-B", dest="buffer_mib", type=int, default=0, metavar="MiB",
+                   help="kernel capture buffer size in MiB (default 32)")
+    p.add_argument("--capture-with", dest="capture_with",
+                   choices=("dumpcap", "tcpdump", "afpacket"),
+                   help="capture backend (default: dumpcap, then tcpdump, then AF_PACKET)")
+    return p
+
+
+def _run_live_tui(argv: list[str]) -> int:
+    """`wirelens -i IFACE ...` on a terminal: start the capture (its errors, such as the
+    missing rights, are one line and exit status 2, before the UI starts), then the UI."""
+    import shutil
+    import tempfile
+    from .capture.live import (DEFAULT_BUFFER_MIB, DEFAULT_SNAPLEN, LiveOptions,
+                               open_file_capture, parse_autostop, resolve_interface, stop_after)
+    from .capture import CaptureError
+    args = _live_parser().parse_args(argv)
+    spool_dir = None
+    timer = None
+    try:
+        duration, packets = parse_autostop(args.autostop)
+        count = min(x for x in (args.count, packets) if x is not None) \
+            if args.count is not None or packets is not None else None
+        if count is not None and count < 1:
+            raise CaptureError("-c needs a positive packet count")
+        if args.ring < 1:
+            raise CaptureError("--ring-packets needs a positive number of frames")
+        if args.follow:
+            if args.bpf or args.write or args.capture_with or count or duration:
+                raise CaptureError("--follow takes no capture options (-f -w -c -a "
+                                   "--capture-with): another tool is capturing")
+            capture, path, name = None, args.follow, args.follow
+        else:
+            iface = resolve_interface(args.iface)
+            if args.write:
+                try:
+                    open(args.write, "wb").close()
+                except OSError as e:
+                    raise CaptureError(f"cannot write {args.write}: {e.strerror or e}") \
+                        from None
+                path = args.write
+            else:
+                spool_dir = tempfile.mkdtemp(prefix="wirelens-live-")
+                path = os.path.join(spool_dir, "spool")
+            capture = open_file_capture(
+                LiveOptions(iface, args.bpf, args.snaplen or DEFAULT_SNAPLEN,
+                            args.buffer_mib or DEFAULT_BUFFER_MIB, args.capture_with),
+                path, count)
+            name = args.write or f"{iface}.pcapng"
+            if duration:
+                timer = stop_after(duration, capture.stop)
+        from .tui.live_app import run_live
+        from .tui.live_store import LiveStore
+        store = LiveStore(capture, path, name=name, ring_packets=args.ring, bpf=args.bpf,
+                          spool=spool_dir is not None)
+        return run_live(store)
+    except CaptureError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if spool_dir is not None:
+            shutil.rmtree(spool_dir, ignore_errors=True)
+
+
+def _live_request(args: list[str]) -> bool:
+    """Options first with -i (or --follow) among them: a live capture."""
+    if not args or not args[0].startswith("-") or args[0] in ("-h", "--help", "-D"):
+        return False
+    return any(a == "-i" or (a.startswith("-i") and len(a) > 2) or a == "--follow"
+               for a in args)
+
+
+def _without_ring(args: list[str]) -> list[str]:
+    """`--ring-packets N` only concerns the TUI: printing ignores it."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--ring-packets":
+            skip = True
+        elif not a.startswith("--ring-packets="):
+            out.append(a)
+    return out
+
+
 def _run_tui(path: str) -> int:
     """Open the terminal UI; a capture that cannot be opened is a one-line error."""
     from .capture import CaptureError
@@ -108,11 +217,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             not args_list or args_list[0] not in ("read", "report", "-h", "--help")
             and not args_list[0].startswith("-")):
         return _run_tui(args_list[0] if args_list else str(DEMO))
+    # `wirelens -i IFACE ...` on a terminal opens the TUI on the live capture; redirected,
+    # it prints like `read -i`.
+    if interactive and _live_request(args_list):
+        return _run_live_tui(args_list)
     if args_list and args_list[0] not in ("read", "report", "-h", "--help") and \
             not args_list[0].startswith("-"):
         args_list = ["read", "-r", *args_list]
-    elif args_list and (args_list[0] == "-D" or args_list[0].startswith("-i")):
-        args_list = ["read", *args_list]
+    elif args_list and (args_list[0] == "-D" or _live_request(args_list)):
+        args_list = ["read", *_without_ring(args_list)]
     parser = build_parser()
     args = parser.parse_args(args_list)
     if args.command is None:

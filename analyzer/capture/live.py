@@ -9,6 +9,11 @@ filter is compiled to classic BPF by `tcpdump -ddd` when tcpdump exists.
 Every backend offers the reader interface (`for frame in capture`, `interfaces`, `format`,
 `secrets`, `error`, `close()`) plus `stop()`: stop capturing and let iteration end after the
 frames already captured, so Ctrl-C and `-a duration:` lose nothing.
+
+The TUI captures through a file instead (`open_file_capture`): the tool writes the `-w` file
+(or a spool file) and the UI follows it at its own pace, so a busy UI can never hold the tool
+back and make the kernel drop. The AF_PACKET fallback then runs in a helper process of our
+own (`python -m analyzer.capture.live`), for the same reason.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -622,6 +628,8 @@ class AfPacketCapture(LiveCapture):
         self.interfaces.append(Interface(self.linktype, opts.iface, "", opts.snaplen,
                                          1_000_000_000))
         self._buf = bytearray(max(opts.snaplen, 65536) + 64)
+        # Called whenever the socket has nothing queued (the file helper flushes then).
+        self.on_idle: Callable[[], None] | None = None
 
     def kernel_drops(self) -> int | None:
         try:
@@ -646,6 +654,8 @@ class AfPacketCapture(LiveCapture):
             except BlockingIOError:
                 if self._stopped.is_set():
                     return
+                if self.on_idle is not None:
+                    self.on_idle()
                 wait.poll(100)
                 continue
             except OSError as e:
@@ -684,6 +694,329 @@ class AfPacketCapture(LiveCapture):
 
 _OPENERS: dict[str, Callable[[LiveOptions], LiveCapture]] = {
     "dumpcap": DumpcapCapture, "tcpdump": TcpdumpCapture, "afpacket": AfPacketCapture}
+
+
+# --- capture tools writing a file (the TUI) -----------------------------------------------
+
+START_TIMEOUT_S = 30.0      # longest a tool may take to say it is capturing, or fail
+HELPER_REPORT_S = 0.5       # how often the AF_PACKET helper flushes and reports drops
+
+
+class FileCapture:
+    """A capture tool writing `path` while wirelens follows the file at its own pace.
+
+    The tool owns the capture: nothing the UI does can slow it down, so kernel drops depend
+    on the tool alone. `count` is the tool's own -c. stop() ends it as carefully as the pipe
+    backends do: the tool gets SIGTERM (and closes the file properly) once the follower has
+    read a frame stamped after the stop (it says so through `seen`), or the file has not
+    grown for `settle_s`, so packets still in the kernel's ring block are written first.
+    `done` is set once the tool has exited: the file is then complete.
+    """
+
+    tool = backend = ""
+    settle_s = 0.6
+    ready_marker = "Capturing on"
+
+    def __init__(self, opts: LiveOptions, path: str, count: int | None = None) -> None:
+        self.opts, self.path, self.count = opts, path, count
+        self.iface = opts.iface
+        self.error: str | None = None
+        self.stderr_lines: list[str] = []
+        self.done = threading.Event()
+        self._ready = threading.Event()
+        self._stopped = threading.Event()
+        self._stop_ns = 0
+        self._stop_at = 0.0
+        self._seen_ns = 0
+        self._drops: int | None = None
+        try:
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         bufsize=0, start_new_session=True,
+                                         preexec_fn=_death_signal(), env=self.env())
+        except OSError as e:
+            raise CaptureError(f"cannot start {self.tool}: {e.strerror or e}") from None
+        threading.Thread(target=self._watch, daemon=True).start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._started():
+            if self.done.wait(0.05) or time.monotonic() > deadline:
+                failure = self.failure(self.proc.poll())
+                self.close()
+                raise failure
+
+    def _started(self) -> bool:
+        """The tool has opened the interface (its ready line is on stderr)."""
+        return self._ready.is_set()
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str] | None:
+        return None
+
+    def failure(self, rc: int | None) -> CaptureError:
+        """Why the tool did not start capturing, in one line."""
+        return _classify(self.tool, self.opts, "\n".join(self.stderr_lines), rc)
+
+    @property
+    def name(self) -> str:
+        return self.iface
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopped.is_set()
+
+    def _watch(self) -> None:
+        """Read the tool's stderr (readiness, statistics, errors) until it exits."""
+        for raw in iter(self.proc.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n").lstrip("\r")
+            if self.ready_marker in line:
+                self._ready.set()
+            self._on_stderr(line)
+            if len(self.stderr_lines) < 200:
+                self.stderr_lines.append(line)
+        rc = self.proc.wait()
+        if rc and not self._stopped.is_set() and self._ready.is_set():
+            self.error = f"{self.tool} stopped capturing: " \
+                f"{_detail(chr(10).join(self.stderr_lines), rc)}"
+        self.done.set()
+
+    def _on_stderr(self, line: str) -> None:
+        """Statistics lines the tool prints (kernel drops)."""
+
+    def seen(self, ts_ns: int) -> None:
+        """The follower has read a frame with this time stamp."""
+        if ts_ns > self._seen_ns:
+            self._seen_ns = ts_ns
+
+    def kernel_drops(self) -> int | None:
+        """Packets the kernel dropped so far (None while the tool cannot tell)."""
+        return self._drops
+
+    def stop(self) -> None:
+        """Stop capturing once what was captured before now is in the file (returns at
+        once; `done` says when the tool has finished)."""
+        if self._stopped.is_set():
+            return
+        self._stop_ns = time.time_ns()
+        self._stop_at = time.monotonic()
+        self._stopped.set()
+        threading.Thread(target=self._finish, daemon=True).start()
+
+    def _size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return -1
+
+    def _finish(self) -> None:
+        deadline = self._stop_at + MAX_DRAIN_S
+        size, grew = self._size(), self._stop_at
+        while time.monotonic() < deadline and not self.done.is_set():
+            if self._seen_ns > self._stop_ns:
+                break
+            now_size = self._size()
+            if now_size != size:
+                size, grew = now_size, time.monotonic()
+            if time.monotonic() - grew > self.settle_s:
+                break
+            time.sleep(0.05)
+        self._signal(signal.SIGTERM)
+
+    def _signal(self, sig: int) -> None:
+        if self.proc.returncode is None:
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        """End the tool now if it still runs (SIGTERM, then SIGKILL) and wait for it."""
+        self._stopped.set()
+        self._signal(signal.SIGTERM)
+        if not self.done.wait(STOP_GRACE_S):
+            self.proc.kill()
+            self.done.wait(STOP_GRACE_S)
+        try:
+            self.proc.stderr.close()
+        except OSError:
+            pass
+
+
+class DumpcapFile(FileCapture):
+    """dumpcap -w FILE: pcapng; its kernel drops come when it stops (closing ISB, stderr)."""
+
+    tool = backend = "dumpcap"
+    settle_s = 0.8       # 250 ms ring block timeout, then its file is flushed every ~0.5 s
+
+    def _started(self) -> bool:
+        # "Capturing on" comes before the interface is opened: the file's header (written
+        # once the interface and the filter are set) says it is capturing.
+        return self._size() > 0
+
+    def argv(self) -> list[str]:
+        o = self.opts
+        argv = ["dumpcap", "-i", o.iface, "-w", self.path, "-q", "-s", str(o.snaplen)]
+        if o.buffer_mib:
+            argv += ["-B", str(o.buffer_mib)]
+        if o.bpf:
+            argv += ["-f", o.bpf]
+        if self.count:
+            argv += ["-c", str(self.count)]
+        return argv
+
+    def _on_stderr(self, line: str) -> None:
+        m = DumpcapCapture._STATS.search(line)
+        if m:
+            self._drops = int(m.group(2))
+
+
+class TcpdumpFile(FileCapture):
+    """tcpdump -U -w FILE: pcap, nanosecond stamps; SIGUSR1 makes it print its counters."""
+
+    tool = backend = "tcpdump"
+    settle_s = 1.3       # its ring block timeout is 1 s
+    ready_marker = "listening on"
+
+    def argv(self) -> list[str]:
+        o = self.opts
+        argv = ["tcpdump", "-i", o.iface, "-U", "-w", self.path, "-n",
+                "--time-stamp-precision=nano", "-s", str(o.snaplen)]
+        if os.geteuid() == 0:
+            argv += ["-Z", "root"]    # keep the rights to our spool and to answer SIGUSR1
+        if o.buffer_mib:
+            argv += ["-B", str(o.buffer_mib * 1024)]
+        if self.count:
+            argv += ["-c", str(self.count)]
+        if o.bpf:
+            argv += ["--", o.bpf]
+        return argv
+
+    def _on_stderr(self, line: str) -> None:
+        m = TcpdumpCapture._DROPPED.search(line)
+        if m:
+            self._drops = int(m.group(1))
+
+    def kernel_drops(self) -> int | None:
+        if not self.done.is_set():
+            self._signal(signal.SIGUSR1)      # the answer arrives on stderr shortly
+        return self._drops
+
+
+class AfPacketFile(FileCapture):
+    """Our own helper process on an AF_PACKET socket (neither dumpcap nor tcpdump here):
+    a process of its own, so the UI's work never delays its reads."""
+
+    tool = backend = "afpacket"
+    settle_s = 0.3
+
+    def argv(self) -> list[str]:
+        o = self.opts
+        argv = [sys.executable, "-m", "analyzer.capture.live", "--write", self.path,
+                "-i", o.iface, "-s", str(o.snaplen), "-B", str(o.buffer_mib)]
+        if o.bpf:
+            argv += ["-f", o.bpf]
+        if self.count:
+            argv += ["-c", str(self.count)]
+        return argv
+
+    def env(self) -> dict[str, str]:
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        return env
+
+    def failure(self, rc: int | None) -> CaptureError:
+        for line in self.stderr_lines:
+            if line.startswith(_HELPER_ERROR):
+                text = line[len(_HELPER_ERROR):]
+                return PermissionDenied(text) if text.startswith("no permission") \
+                    else CaptureError(text)
+        return super().failure(rc)
+
+    def _on_stderr(self, line: str) -> None:
+        if line.startswith(_HELPER_DROPS):
+            self._drops = int(line[len(_HELPER_DROPS):])
+
+
+_HELPER_ERROR = "error: "
+_HELPER_DROPS = "drops "
+_FILE_BACKENDS: dict[str, type[FileCapture]] = {
+    "dumpcap": DumpcapFile, "tcpdump": TcpdumpFile, "afpacket": AfPacketFile}
+
+
+def open_file_capture(opts: LiveOptions, path: str, count: int | None = None) -> FileCapture:
+    """Start a capture tool writing `path`; the same backend choice and one-line errors as
+    open_live (PermissionDenied, with the fixes, when no backend may capture)."""
+    if opts.backend is not None:
+        if opts.backend in ("dumpcap", "tcpdump") and not shutil.which(opts.backend):
+            raise CaptureError(f"--capture-with {opts.backend}: {opts.backend} is not "
+                               f"installed (apt-get install "
+                               f"{'wireshark-common' if opts.backend == 'dumpcap' else 'tcpdump'})")
+        order = [opts.backend]
+    else:
+        order = available_backends()
+    for name in order:
+        try:
+            return _FILE_BACKENDS[name](opts, path, count)
+        except PermissionDenied:
+            continue
+    raise PermissionDenied(permission_message(opts.iface))
+
+
+def file_suffix(backend: str) -> str:
+    """The file name suffix of what a backend writes (dumpcap pcapng, the others pcap)."""
+    return ".pcapng" if backend == "dumpcap" else ".pcap"
+
+
+def _helper_main(argv: list[str]) -> int:
+    """The AF_PACKET helper: capture into a pcap file until SIGTERM/SIGINT or -c."""
+    import argparse
+    from .pcap import PcapWriter
+    ap = argparse.ArgumentParser(prog="python -m analyzer.capture.live")
+    ap.add_argument("--write", required=True)
+    ap.add_argument("-i", dest="iface", required=True)
+    ap.add_argument("-f", dest="bpf", default="")
+    ap.add_argument("-s", dest="snaplen", type=int, default=DEFAULT_SNAPLEN)
+    ap.add_argument("-B", dest="buffer_mib", type=int, default=DEFAULT_BUFFER_MIB)
+    ap.add_argument("-c", dest="count", type=int, default=0)
+    args = ap.parse_args(argv)
+    try:
+        cap = AfPacketCapture(LiveOptions(args.iface, args.bpf, args.snaplen,
+                                          args.buffer_mib, "afpacket"))
+        writer = PcapWriter(args.write, cap.linktype, args.snaplen, nanosecond=True)
+    except CaptureError as e:
+        print(f"{_HELPER_ERROR}{e}", file=sys.stderr, flush=True)
+        return 2
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: cap.stop())
+    last = time.monotonic()
+
+    def report() -> None:
+        nonlocal last
+        writer.flush()
+        print(f"{_HELPER_DROPS}{cap.kernel_drops()}", file=sys.stderr, flush=True)
+        last = time.monotonic()
+
+    def idle() -> None:
+        if time.monotonic() - last > HELPER_REPORT_S / 5:
+            report()
+    cap.on_idle = idle
+    print(f"Capturing on '{args.iface}'", file=sys.stderr, flush=True)
+    n = 0
+    try:
+        for f in cap:
+            writer.write(f)
+            n += 1
+            if args.count and n >= args.count:
+                break
+            if time.monotonic() - last > HELPER_REPORT_S:
+                report()
+    finally:
+        report()
+        writer.close()
+        cap.close()
+    return 0
 
 
 # --- stopping ------------------------------------------------------------------------------
@@ -740,3 +1073,7 @@ def sigint_stops(stop: Callable[[], None]) -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
+
+
+if __name__ == "__main__":
+    sys.exit(_helper_main(sys.argv[1:]))

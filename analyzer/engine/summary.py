@@ -698,8 +698,11 @@ def _store_options(cols: SummaryColumns, opts: _TcpOpts) -> None:
 
 
 def _slow_path(cols: SummaryColumns, index: FrameSource, rows: np.ndarray, lts: np.ndarray,
-               state: CaptureState, v6: _V6Pending, keys: _SlowKeys, opts: _TcpOpts) -> None:
-    """Dissect the rows the fast path left, in frame order, and copy their values in."""
+               state: CaptureState, v6: _V6Pending, keys: _SlowKeys, opts: _TcpOpts,
+               first_number: int = 1) -> None:
+    """Dissect the rows the fast path left, in frame order, and copy their values in.
+    Row i is frame number first_number + i (a live capture summarizes batches of frames
+    that do not start at frame 1, with one state across them)."""
     ts = index.ts_ns
     origlens = index.origlens
     names = {name: i for i, name in enumerate(cols.protocol_names)}
@@ -708,7 +711,7 @@ def _slow_path(cols: SummaryColumns, index: FrameSource, rows: np.ndarray, lts: 
     v6_dst: list[bytes] = []
     for i in rows.tolist():
         data = index.frame(i)
-        frame = {"number": i + 1, "ts_ns": int(ts[i]), "origlen": int(origlens[i]),
+        frame = {"number": first_number + i, "ts_ns": int(ts[i]), "origlen": int(origlens[i]),
                  "linktype": int(lts[i]), "iface": int(index.ifaces[i]) if lts[i] >= 0 else -1,
                  "state": state}
         _root, pkt = dissect_frame(data, tree=False, **frame)

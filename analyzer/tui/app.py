@@ -93,10 +93,10 @@ class WirelensApp(App):
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
     ]
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, store: Store | None = None) -> None:
         super().__init__()
         register_analyzers()     # wirelens.* findings are filter fields
-        self.store = Store(str(path))
+        self.store = store if store is not None else Store(str(path))
         self.selected: int | None = None
         self.frame_findings: list = []
         self._details_timer = None

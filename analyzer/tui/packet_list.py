@@ -3,6 +3,11 @@
 Only the visible lines are rendered (render_line), each from the store's row cache, so
 a million frames cost nothing until they are looked at. The list shows either every
 frame or a `view` (rows a filter kept, as a numpy array).
+
+On a live capture (`set_live`) the list follows new packets, the cursor on the newest,
+until the user moves up; the heading then counts the packets that arrived since
+("N new"), and End or G follows again. When frames leave the capture's ring, `shift`
+moves the cursor, marks and filtered rows with the frames they were on.
 """
 from __future__ import annotations
 
@@ -95,6 +100,9 @@ class PacketList(ScrollView, can_focus=True):
         self.time_format = "r"
         self.mode = "truecolor"
         self.palette: dict[str, Style] = {}
+        self.live = False            # a live capture: follow new packets
+        self.following = False
+        self._left_at = 0            # frames captured when following stopped
 
     def on_mount(self) -> None:
         self.mode = colour_mode(self.app.console.color_system)
@@ -131,10 +139,64 @@ class PacketList(ScrollView, can_focus=True):
         self.refresh()
 
     def sync(self) -> None:
-        """Take in frames the index added since the last call."""
+        """Take in frames the index added since the last call (following them, live)."""
         height = self.count + 1
-        if self.virtual_size.height != height or self.virtual_size.width != self.size.width:
+        have = self.virtual_size.height
+        if self.live:
+            # Live: grown ahead by doubling (a layout of the whole screen per tick would cost
+            # the keys their speed); rows past the last frame are blank.
+            height = have if height <= have else max(2 * have, height + 4096)
+        if have != height or self.virtual_size.width != self.size.width:
             self.virtual_size = Size(self.size.width, height)
+        if self.following and self.count:
+            # No Selected message: the details pane stays put instead of dissecting every
+            # newest packet (the user looks at one by moving up).
+            self.set_reactive(PacketList.cursor, self.count - 1)
+            self._follow()
+
+    # --- live ----------------------------------------------------------------------------
+
+    def set_live(self) -> None:
+        """Follow new packets from now on (a live capture)."""
+        self.live = self.following = True
+
+    def _captured(self) -> int:
+        return getattr(self.store, "last_number", len(self.store))
+
+    @property
+    def new_count(self) -> int:
+        """Frames that arrived since the user stopped following."""
+        return max(0, self._captured() - self._left_at) if self.live and \
+            not self.following else 0
+
+    def _stop_following(self) -> None:
+        if self.following:
+            self.following = False
+            self._left_at = self._captured()
+
+    def shift(self, rows: int) -> None:
+        """The oldest `rows` frames left the window: every row number drops by that much;
+        what was on them is gone."""
+        if rows <= 0:
+            return
+        selected = self.selected_row
+        self.marks = {m - rows for m in self.marks if m >= rows}
+        if self.view is not None:
+            self.view = self.view[self.view >= rows] - rows
+        self.sync()
+        if self.following:
+            return
+        if selected is not None and selected >= rows:
+            pos = self.position_of(selected - rows)
+        else:
+            pos = 0
+        top = max(0, int(self.scroll_offset.y) - (self.cursor - pos))
+        self.set_reactive(PacketList.cursor, max(0, min(pos, self.count - 1)))
+        self.scroll_to(y=top, animate=False, immediate=True)
+        self._follow()
+        if self.count:
+            self.post_message(self.Selected(self.row_at(self.cursor)))
+        self.refresh()
 
     # --- actions -------------------------------------------------------------------------
 
@@ -149,7 +211,13 @@ class PacketList(ScrollView, can_focus=True):
     def go(self, pos: int) -> None:
         if not self.count:
             return
-        self.cursor = max(0, min(pos, self.count - 1))
+        pos = max(0, min(pos, self.count - 1))
+        if self.live:
+            if pos < self.count - 1:
+                self._stop_following()
+            else:
+                self.following = True     # onto the newest packet: follow again
+        self.cursor = pos
         self._follow()
 
     def go_row(self, row: int) -> None:
@@ -175,8 +243,12 @@ class PacketList(ScrollView, can_focus=True):
         self.go(0)
 
     def action_last(self) -> None:
+        """End / G: the last frame; on a live capture, follow new ones again."""
         self.sync()
         self.go(self.count - 1)
+        if self.live:
+            self.following = True
+            self.refresh()
 
     def action_mark(self) -> None:
         row = self.selected_row
@@ -210,7 +282,7 @@ class PacketList(ScrollView, can_focus=True):
 
     def _widths(self) -> list[int]:
         w = self.size.width
-        no = max(5, len(str(len(self.store))))
+        no = max(5, len(str(self._captured())))
         t = {"ad": 26, "ud": 26, "e": 20, "a": 15, "u": 15}.get(self.time_format, 10)
         addr = 39 if w >= 180 else 22 if w >= 120 else 15
         length = 6 if w >= 100 else 0     # at 80 columns Info needs the room more
@@ -227,7 +299,15 @@ class PacketList(ScrollView, can_focus=True):
         widths = self._widths()
         if y == 0:
             heads = ("No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")
-            return self._strip(heads, widths, Style(bold=True, reverse=True), width)
+            strip = self._strip(heads, widths, Style(bold=True, reverse=True), width)
+            new = self.new_count
+            if new:
+                note = f" {new} new (End follows) "
+                strip = Strip.join([strip.crop(0, max(0, width - len(note))),
+                                    Strip([Segment(note, Style(bold=True, color="black",
+                                                               bgcolor="yellow"))])])
+                strip = strip.crop(0, width)
+            return strip
         pos = int(self.scroll_offset.y) + y - 1
         if pos >= self.count:
             return Strip.blank(width)
