@@ -394,11 +394,14 @@ def test_stream_numbers_after_the_in_order_dissection_restarts(tmp_path):
     store.start()
     store.stop_capture()
     try:
-        end = time.monotonic() + 30
+        # generous deadlines: in a loaded full run the snapshot worker process starts slowly
+        end = time.monotonic() + 90
         while time.monotonic() < end and store.base == 0:
             store.refresh()           # the window moves past where it rests
             time.sleep(0.05)
+        assert store.base > 0, "the window never moved past the resting dissection"
         store.user_active(0)
+        end = time.monotonic() + 90
         while time.monotonic() < end and not (store.finished.is_set() and store.passed ==
                                                len(store) > 0):
             store.refresh()

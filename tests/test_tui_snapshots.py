@@ -13,6 +13,7 @@ pytest.importorskip("pytest_textual_snapshot")
 
 from textual.widgets import Input  # noqa: E402
 
+from analyzer.tui import crosscheck  # noqa: E402
 from analyzer.tui.app import WirelensApp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +57,9 @@ def test_snapshot(snap_compare, view, size, monkeypatch):
     if view in NEEDS_TSHARK and shutil.which("tshark") is None:
         pytest.skip("tshark not installed")
     monkeypatch.chdir(ROOT)
+    # the picture names the way tshark ran: the same one with and without pyshark installed
+    monkeypatch.setattr(crosscheck, "has_pyshark", lambda: False)
+
     async def before(pilot) -> None:
         await settled(pilot)
         await pilot.press(*VIEWS[view])
