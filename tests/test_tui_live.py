@@ -145,6 +145,49 @@ def test_incremental_pass_on_the_corpus(corpus_dir):
     assert checked > 50
 
 
+@pytest.mark.parametrize("name", ["demo.pcapng", "bulk_lossy_sender.pcap"])
+def test_analysis_worker_gives_what_the_process_computes(name):
+    """The snapshot analyses in the worker process (on the ring's shared memory, a window
+    that wraps around the ring's end) equal the same analyses in this process."""
+    from analyzer.engine.incremental import AnalysisWorker
+    path = ROOT / "sample_pcaps" / name
+    idx = FrameIndex(str(path)).build()
+    n = len(idx)
+    ring = FrameRing(n // 2)
+    if not ring._maps:
+        pytest.skip("no shared memory ring here")
+    eng = IncrementalPass(ring, CaptureFile(str(path)), idx.interfaces, idx.format)
+    # The file again and again (its copies are new frames) until the window, the last
+    # n // 2 frames, runs across the ring's end.
+    target = ring.capacity + ring.size // 2
+    while ring.indexed < target:
+        a = ring.indexed % n
+        k = min(50, n - a, target - ring.indexed)
+        if ring.protect + ring.capacity - ring.indexed < k:
+            ring.move(base=eng.snapshot(str(path)).base)
+        ring.append(idx.offsets[a:a + k].copy(), idx.caplens[a:a + k].copy(),
+                    idx.origlens[a:a + k].copy(), idx.ts_ns[a:a + k].copy(),
+                    idx.ifaces[a:a + k].copy())
+        while eng.step():
+            pass
+    worker = AnalysisWorker(ring)
+    try:
+        here = eng.snapshot(str(path))
+        there = eng.snapshot(str(path), worker=worker)
+        assert worker.proc is not None            # it answered
+    finally:
+        worker.close()
+    lo = here.base
+    assert lo % ring.capacity + len(here.cols) > ring.capacity    # the window wraps
+    assert [(f.id, f.stream, f.frames, f.summary) for f in here.findings] == \
+        [(f.id, f.stream, f.frames, f.summary) for f in there.findings]
+    assert len(here.findings) and all(f.spec is not None for f in there.findings)
+    for name_ in ("stream", "frames_ab", "frames_ba", "bytes_ab", "start_ns"):
+        assert np.array_equal(getattr(here.conversations, name_),
+                              getattr(there.conversations, name_))
+    assert here.flows.state == there.flows.state
+
+
 def _add(ring: FrameRing, k: int) -> None:
     a = ring.indexed
     z = np.zeros(k, np.int64)
