@@ -381,6 +381,49 @@ def test_app_follows_counts_new_and_keeps_the_ring(tmp_path):
         store.join()
 
 
+def test_keys_while_the_window_moves_fast(tmp_path):
+    """Keys pressed while frames arrive and leave a small ring every tick: the selection,
+    the details and the list follow the frames, nothing points past the window."""
+    from analyzer.tui.live_app import LiveApp
+    from analyzer.tui.live_store import LiveStore
+    from analyzer.tui.packet_list import PacketList
+    path = tmp_path / "busy.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    store = LiveStore(None, str(path), name=str(path), ring_packets=60)
+    keys = ["k", "j", "pageup", "G", "k", "home", "pagedown", "end", "k", "k", "j", "g"]
+
+    async def main() -> None:
+        app = LiveApp(store)
+        async with app.run_test(size=(80, 24)) as pilot:
+            n = 0
+            for i in range(60):
+                _append(path, n, 40)
+                n += 40
+                _send_key(app, keys[i % len(keys)])
+                await pilot.pause(0.05)
+            await _until(pilot, lambda: store.captured == n and store.base == n - 60)
+            await pilot.pause(0.5)
+            plist = app.query_one(PacketList)
+            assert app.selected is None or app.selected < len(store)
+            assert plist.count == 60 and 0 <= plist.cursor < 60
+            _send_key(app, "k")
+            await pilot.pause(0.5)
+            assert store.row(app.selected).number == plist.cursor + store.base + 1
+            # A Selected message posted before the window moved names a shifted row: the
+            # list's current row is the one taken, and a row past the window shows nothing.
+            app.on_packet_list_selected(PacketList.Selected(plist.cursor + 30))
+            assert app.selected == plist.row_at(plist.cursor)
+            app.selected = len(store) + 5
+            app._show_details()
+            assert app.selected is None
+            await pilot.press("q")
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
+        store.join()
+
+
 def test_app_views_work_on_the_window(tmp_path):
     """Findings, conversations, statistics, DNS, TLS, timeline, follow stream and a filter,
     on the window of a live capture whose ring has already let frames go."""
