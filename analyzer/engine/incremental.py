@@ -38,6 +38,7 @@ import select
 import subprocess
 import sys
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -105,6 +106,7 @@ _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                        ctypes.c_int, ctypes.c_long]
 _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _PROT_READ, _PROT_RW = 0x1, 0x3
 _MAP_SHARED, _MAP_PRIVATE, _MAP_FIXED, _MAP_ANON = 0x01, 0x02, 0x10, 0x20
 _MAP_FAILED = ctypes.c_void_p(-1).value
@@ -149,8 +151,10 @@ def _mirrored(sizes: list[int]) -> tuple[int, list[tuple[int, int]]] | None:
 
 
 def _column(addr: int, size: int, dtype: np.dtype) -> np.ndarray:
-    """A column mapped twice as one array of twice its rows."""
+    """A column mapped twice as one array of twice its rows; unmapped once no array (or
+    view of one) uses it any more."""
     raw = (ctypes.c_char * (2 * size)).from_address(addr)
+    weakref.finalize(raw, _libc.munmap, ctypes.c_void_p(addr), ctypes.c_size_t(2 * size))
     return np.frombuffer(raw, dtype, 2 * size // dtype.itemsize)
 
 
@@ -183,6 +187,8 @@ class FrameRing:
         dtypes = {name: np.dtype(dt) for name, dt in RING_COLUMNS.items()}
         got = _mirrored([self.capacity * dt.itemsize for dt in dtypes.values()])
         self.memfd, maps = got if got is not None else (-1, [])
+        if self.memfd >= 0:
+            weakref.finalize(self, os.close, self.memfd)
         self._maps = maps
         self.cols: dict[str, np.ndarray] = {}
         for k, (name, dt) in enumerate(dtypes.items()):
