@@ -85,9 +85,13 @@ print(sent, time.perf_counter() - start)
 
 # --- inside the capture namespace: the app ------------------------------------------------
 
-def rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def rss_kib(pid: str = "self", field: str = "VmRSS") -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
 
@@ -156,7 +160,10 @@ def inner(args: argparse.Namespace) -> int:
                     k += 1
                     next_key = now + KEY_EVERY_S
                 if args.sample and now >= next_sample:
-                    samples.append((now, rss_kib()))
+                    worker = store.worker.proc.pid if store.worker is not None and \
+                        store.worker.proc is not None else 0
+                    samples.append((now, rss_kib(), rss_kib(field="RssAnon"),
+                                    rss_kib(field="RssShmem"), rss_kib(str(worker))))
                     next_sample = now + args.sample
                 await pilot.pause(0.05)
             t_stop = time.monotonic()
@@ -165,6 +172,7 @@ def inner(args: argparse.Namespace) -> int:
             press(app, "ctrl+c")
             while not store.finished.is_set() and time.monotonic() - t_stop < 300:
                 await pilot.pause(0.2)
+            await pilot.pause(0.5)      # a tick takes in the last snapshot
             caught_up = time.monotonic() - t_stop
             while not capture.done.is_set() and time.monotonic() - t_stop < 30:
                 await pilot.pause(0.1)
@@ -175,6 +183,7 @@ def inner(args: argparse.Namespace) -> int:
                        dissect_restarts=store.restarts, window=len(store), base=store.base,
                        first_number=store.base + 1, last_number=store.base + len(store),
                        refreshes=store.refreshes, refresh_s=store.refresh_s,
+                       trim_ms=store.trim_s * 1000,
                        keys=len(lat), key_median_ms=statistics.median(lat) if lat else None,
                        key_p95_ms=sorted(lat)[int(0.95 * (len(lat) - 1))] if lat else None,
                        key_max_ms=max(lat) if lat else None, rss=samples,
@@ -244,12 +253,14 @@ def report(r: dict) -> None:
           f"was {r['behind_at_stop']} frames behind, the in-order dissection "
           f"{r['dissect_behind_at_stop']} ({r['dissect_restarts']} restarts); all analyzed "
           f"{r['caught_up_s']:.1f} s after | window: frames {r['first_number']}-"
-          f"{r['last_number']} | last snapshot took {r['refresh_s'] * 1000:.0f} ms"
+          f"{r['last_number']} | last snapshot took {r['refresh_s'] * 1000:.0f} ms, "
+          f"the longest heap trim {r['trim_ms']:.1f} ms"
           + (f" | ERROR {r['error']}" if r.get("error") else ""), flush=True)
 
 
 def report_memory(r: dict, seconds: float) -> None:
-    samples = [(t, kib) for t, kib in r["rss"] if t >= 60]
+    parts = [x for x in r["rss"] if x[0] >= 60]
+    samples = [(x[0], x[1]) for x in parts]
     if not samples:
         print("memory: no samples after the first minute")
         return
@@ -262,6 +273,13 @@ def report_memory(r: dict, seconds: float) -> None:
           f"{100 * (hi - lo) / lo:.1f}% of the minimum", flush=True)
     print("        samples (s, MiB): " + ", ".join(f"{t:.0f}:{kib / 1024:.0f}"
                                                   for t, kib in samples), flush=True)
+    anon = [x[2] / 1024 for x in parts]
+    shm = [x[3] / 1024 for x in parts]
+    worker = [x[4] / 1024 for x in parts]
+    print(f"        of which the ring's shared memory {min(shm):.0f}-{max(shm):.0f} MiB, the "
+          f"rest of the process {min(anon):.0f}-{max(anon):.0f} MiB; the analysis worker "
+          f"process (separate) {min(worker):.0f}-{max(worker):.0f} MiB at the samples",
+          flush=True)
 
 
 def main() -> int:

@@ -145,6 +145,49 @@ def test_incremental_pass_on_the_corpus(corpus_dir):
     assert checked > 50
 
 
+@pytest.mark.parametrize("name", ["demo.pcapng", "bulk_lossy_sender.pcap"])
+def test_analysis_worker_gives_what_the_process_computes(name):
+    """The snapshot analyses in the worker process (on the ring's shared memory, a window
+    that wraps around the ring's end) equal the same analyses in this process."""
+    from analyzer.engine.incremental import AnalysisWorker
+    path = ROOT / "sample_pcaps" / name
+    idx = FrameIndex(str(path)).build()
+    n = len(idx)
+    ring = FrameRing(n // 2)
+    if not ring._maps:
+        pytest.skip("no shared memory ring here")
+    eng = IncrementalPass(ring, CaptureFile(str(path)), idx.interfaces, idx.format)
+    # The file again and again (its copies are new frames) until the window, the last
+    # n // 2 frames, runs across the ring's end.
+    target = ring.capacity + ring.size // 2
+    while ring.indexed < target:
+        a = ring.indexed % n
+        k = min(50, n - a, target - ring.indexed)
+        if ring.protect + ring.capacity - ring.indexed < k:
+            ring.move(base=eng.snapshot(str(path)).base)
+        ring.append(idx.offsets[a:a + k].copy(), idx.caplens[a:a + k].copy(),
+                    idx.origlens[a:a + k].copy(), idx.ts_ns[a:a + k].copy(),
+                    idx.ifaces[a:a + k].copy())
+        while eng.step():
+            pass
+    worker = AnalysisWorker(ring)
+    try:
+        here = eng.snapshot(str(path))
+        there = eng.snapshot(str(path), worker=worker)
+        assert worker.proc is not None            # it answered
+    finally:
+        worker.close()
+    lo = here.base
+    assert lo % ring.capacity + len(here.cols) > ring.capacity    # the window wraps
+    assert [(f.id, f.stream, f.frames, f.summary) for f in here.findings] == \
+        [(f.id, f.stream, f.frames, f.summary) for f in there.findings]
+    assert len(here.findings) and all(f.spec is not None for f in there.findings)
+    for name_ in ("stream", "frames_ab", "frames_ba", "bytes_ab", "start_ns"):
+        assert np.array_equal(getattr(here.conversations, name_),
+                              getattr(there.conversations, name_))
+    assert here.flows.state == there.flows.state
+
+
 def _add(ring: FrameRing, k: int) -> None:
     a = ring.indexed
     z = np.zeros(k, np.int64)
@@ -330,6 +373,49 @@ def test_app_follows_counts_new_and_keeps_the_ring(tmp_path):
             _send_key(app, "ctrl+c")
             await _until(pilot, lambda: store.finished.is_set())
             assert not store.capturing
+            await pilot.press("q")
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
+        store.join()
+
+
+def test_keys_while_the_window_moves_fast(tmp_path):
+    """Keys pressed while frames arrive and leave a small ring every tick: the selection,
+    the details and the list follow the frames, nothing points past the window."""
+    from analyzer.tui.live_app import LiveApp
+    from analyzer.tui.live_store import LiveStore
+    from analyzer.tui.packet_list import PacketList
+    path = tmp_path / "busy.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    store = LiveStore(None, str(path), name=str(path), ring_packets=60)
+    keys = ["k", "j", "pageup", "G", "k", "home", "pagedown", "end", "k", "k", "j", "g"]
+
+    async def main() -> None:
+        app = LiveApp(store)
+        async with app.run_test(size=(80, 24)) as pilot:
+            n = 0
+            for i in range(60):
+                _append(path, n, 40)
+                n += 40
+                _send_key(app, keys[i % len(keys)])
+                await pilot.pause(0.05)
+            await _until(pilot, lambda: store.captured == n and store.base == n - 60)
+            await pilot.pause(0.5)
+            plist = app.query_one(PacketList)
+            assert app.selected is None or app.selected < len(store)
+            assert plist.count == 60 and 0 <= plist.cursor < 60
+            _send_key(app, "k")
+            await pilot.pause(0.5)
+            assert store.row(app.selected).number == plist.cursor + store.base + 1
+            # A Selected message posted before the window moved names a shifted row: the
+            # list's current row is the one taken, and a row past the window shows nothing.
+            app.on_packet_list_selected(PacketList.Selected(plist.cursor + 30))
+            assert app.selected == plist.row_at(plist.cursor)
+            app.selected = len(store) + 5
+            app._show_details()
+            assert app.selected is None
             await pilot.press("q")
     try:
         asyncio.run(main())

@@ -38,6 +38,7 @@ import select
 import subprocess
 import sys
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -105,9 +106,28 @@ _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                        ctypes.c_int, ctypes.c_long]
 _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-_PROT_RW, _MAP_SHARED, _MAP_PRIVATE, _MAP_FIXED, _MAP_ANON = 0x3, 0x01, 0x02, 0x10, 0x20
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_PROT_READ, _PROT_RW = 0x1, 0x3
+_MAP_SHARED, _MAP_PRIVATE, _MAP_FIXED, _MAP_ANON = 0x01, 0x02, 0x10, 0x20
 _MAP_FAILED = ctypes.c_void_p(-1).value
 _MADV_DONTNEED = 4
+
+
+def _map_twice(fd: int, sizes: list[int], prot: int) -> list[tuple[int, int]]:
+    """Map consecutive parts of `fd` of these byte sizes (page multiples) each twice, back
+    to back; each part's (address, size). Raises OSError."""
+    out, offset = [], 0
+    for size in sizes:
+        base = _libc.mmap(None, 2 * size, 0, _MAP_PRIVATE | _MAP_ANON, -1, 0)
+        if base in (None, _MAP_FAILED):
+            raise OSError("no address space for the ring")
+        for half in (0, size):
+            if _libc.mmap(base + half, size, prot, _MAP_SHARED | _MAP_FIXED, fd,
+                          offset) != base + half:
+                raise OSError("cannot map the ring twice")
+        out.append((base, size))
+        offset += size
+    return out
 
 
 def _mirrored(sizes: list[int]) -> tuple[int, list[tuple[int, int]]] | None:
@@ -122,24 +142,20 @@ def _mirrored(sizes: list[int]) -> tuple[int, list[tuple[int, int]]] | None:
         fd = os.memfd_create("wirelens-ring", os.MFD_CLOEXEC)
     except OSError:
         return None
-    out = []
     try:
         os.ftruncate(fd, sum(sizes))
-        offset = 0
-        for size in sizes:
-            base = _libc.mmap(None, 2 * size, 0, _MAP_PRIVATE | _MAP_ANON, -1, 0)
-            if base in (None, _MAP_FAILED):
-                raise OSError("no address space for the ring")
-            for half in (0, size):
-                if _libc.mmap(base + half, size, _PROT_RW, _MAP_SHARED | _MAP_FIXED, fd,
-                              offset) != base + half:
-                    raise OSError("cannot map the ring twice")
-            out.append((base, size))
-            offset += size
+        return fd, _map_twice(fd, sizes, _PROT_RW)
     except OSError:
         os.close(fd)
         return None
-    return fd, out
+
+
+def _column(addr: int, size: int, dtype: np.dtype) -> np.ndarray:
+    """A column mapped twice as one array of twice its rows; unmapped once no array (or
+    view of one) uses it any more."""
+    raw = (ctypes.c_char * (2 * size)).from_address(addr)
+    weakref.finalize(raw, _libc.munmap, ctypes.c_void_p(addr), ctypes.c_size_t(2 * size))
+    return np.frombuffer(raw, dtype, 2 * size // dtype.itemsize)
 
 
 class FrameRing:
@@ -171,13 +187,13 @@ class FrameRing:
         dtypes = {name: np.dtype(dt) for name, dt in RING_COLUMNS.items()}
         got = _mirrored([self.capacity * dt.itemsize for dt in dtypes.values()])
         self.memfd, maps = got if got is not None else (-1, [])
+        if self.memfd >= 0:
+            weakref.finalize(self, os.close, self.memfd)
         self._maps = maps
         self.cols: dict[str, np.ndarray] = {}
         for k, (name, dt) in enumerate(dtypes.items()):
             if maps:
-                addr, size = maps[k]
-                raw = (ctypes.c_char * (2 * size)).from_address(addr)
-                arr = np.frombuffer(raw, dt, 2 * self.capacity)
+                arr = _column(*maps[k], dt)
             else:
                 arr = np.zeros(self.capacity, dt)
             if name in _FILL:
@@ -932,12 +948,10 @@ def _worker_main(fd: int, capacity: int, layout: list[tuple[str, str]]) -> int:
     os.nice(10)
     register_analyzers()
     dtypes = [(name, np.dtype(dt)) for name, dt in layout]
-    size = sum(capacity * dt.itemsize for _name, dt in dtypes)
-    mem = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
-    cols, at = {}, 0
-    for name, dt in dtypes:
-        cols[name] = np.frombuffer(mem, dt, capacity, at)
-        at += capacity * dt.itemsize
+    maps = _map_twice(fd, [capacity * dt.itemsize for _name, dt in dtypes], _PROT_READ)
+    cols = {name: _column(addr, size, dt) for (name, dt), (addr, size) in zip(dtypes, maps)}
+    for col in cols.values():
+        col.flags.writeable = False       # mapped read-only: a write would be a crash
     files: dict[str, CaptureFile] = {}
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     while True:
@@ -946,10 +960,8 @@ def _worker_main(fd: int, capacity: int, layout: list[tuple[str, str]]) -> int:
         except EOFError:
             return 0
         lo, hi = req["lo"], req["hi"]
-        p, n = lo % capacity, hi - lo
-        window = {name: np.concatenate([col[p:min(p + n, capacity)],
-                                        col[:max(0, p + n - capacity)]])
-                  for name, col in cols.items()}
+        p = lo % capacity
+        window = {name: col[p:p + hi - lo] for name, col in cols.items()}   # views
         ring = _Copied(window, lo)
         file = files.get(req["file"]) or files.setdefault(req["file"], CaptureFile(req["file"]))
         index = WindowIndex(ring, lo, hi, file, req["interfaces"], req["format"],

@@ -72,7 +72,10 @@ class LiveApp(WirelensApp):
         """Take in the capture's progress: a new window, new rows, status."""
         store = self.live
         plist = self.query_one(PacketList)
-        moved = store.refresh(shift=self.filter_progress is None)
+        # The window holds still while a filter runs or a view is open: the rows they
+        # hand back (a filter's, a finding's frame) count from its start.
+        moved = store.refresh(shift=self.filter_progress is None and
+                              len(self.screen_stack) == 1)
         if moved:
             plist.shift(moved)
             if self.selected is not None:
@@ -85,6 +88,19 @@ class LiveApp(WirelensApp):
         if self.selected is not None and self.selected < store.passed and \
                 self.query_one("#details").frame_root is None:
             self._show_details()     # the in-order dissection has reached the selection
+
+    def on_packet_list_selected(self, message: PacketList.Selected) -> None:
+        """The row the list is on now: a message posted before the window moved names a
+        row number that has shifted since."""
+        row = self.query_one(PacketList).selected_row
+        message.row = row if row is not None else message.row
+        super().on_packet_list_selected(message)
+
+    def _show_details(self) -> None:
+        if self.selected is not None and self.selected >= len(self.live):
+            self.selected = None      # the frame left the window meanwhile
+            return
+        super()._show_details()
 
     def _needs_replay(self, row: int) -> bool:
         """Never: a live snapshot keeps every segment's analysis numbers (no replay), and

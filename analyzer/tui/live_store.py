@@ -7,9 +7,12 @@ spool file; nothing here can slow it down. Three threads of this store follow it
    a FrameRing (engine.incremental) that keeps the last --ring-packets frames;
 2. the engine (engine.incremental.IncrementalPass) summarizes and TCP-analyzes each new
    batch, and about once a second (less often when that takes long) publishes a snapshot:
-   the window as a first-pass Capture with conversations, DNS, TLS and findings;
+   the window as a first-pass Capture with conversations, DNS, TLS and findings, whose
+   analyses run in a worker process on the ring's shared memory;
 3. the in-order dissection, as Store's: every frame once, in order, with one
-   CaptureState, for Info and the details tree.
+   CaptureState, for Info and the details tree. Its streams take the engine's numbers;
+   when packets come faster than it dissects it starts again near the newest ones
+   (`_restart_at`), and it takes at most half of the interpreter.
 
 The UI thread picks up the newest snapshot on its timer (`refresh`). Rows are window rows
 (0 = the oldest frame kept), so every view reads the snapshot's columns as a file's; when
@@ -63,6 +66,7 @@ DISSECT_REST = 1.0       # the in-order dissection sleeps this long per second o
 BEHIND_S = 10.0          # when it is this far behind the newest packet (capture time) ...
 RESTART_S = 1.0          # ... it starts again this close to it
 MMAP_THRESHOLD = 1 << 20  # C allocations from this size on are given back when freed
+TRIM_EVERY = 10          # snapshots between two malloc_trim calls
 
 # The dissectors' per-frame arrays, indexed by frame number (slot -> attribute -> the value
 # a frame that was never stored reads as), and their per-frame dicts keyed (frame, nth).
@@ -226,6 +230,7 @@ class LiveStore:
         self._drops_at = 0.0
         self._punched = 0
         self.worker: AnalysisWorker | None = None
+        self.trim_s = 0.0                      # the longest malloc_trim so far
         self.layer_paths: list[tuple[str, ...]] = []     # frame.protocols, by id
         self._path_ids: dict[tuple[str, ...], int] = {}
         _give_back_big_allocations()
@@ -327,6 +332,8 @@ class LiveStore:
         self.ring.trim_mirror()
         self.refreshes += 1
         self._release_spool()
+        if self.refreshes % TRIM_EVERY == 0:
+            self.trim_s = max(self.trim_s, _trim_heap())
 
     def _release_spool(self) -> None:
         """Give a spool file's blocks before everything still needed back to the disk."""
@@ -706,15 +713,28 @@ def _stream_protos(ring: FrameRing, lo: int, hi: int) -> np.ndarray:
 
 
 def _give_back_big_allocations() -> None:
-    """A capture runs for hours and the snapshots allocate and free big temporaries every
-    second: glibc would keep them in its heap (its threshold adapts upwards) and resident
-    memory would creep. Fixed thresholds send them to mmap, returned on free."""
+    """A capture runs for hours, and every second batches and snapshots allocate and free
+    temporaries from several threads: glibc would keep them in one heap per thread (its
+    mmap threshold adapts upwards) and resident memory would creep up with fragmentation.
+    Fixed thresholds send big blocks to mmap, returned on free, and two heaps in all
+    fragment less than one per thread."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, MMAP_THRESHOLD)      # M_MMAP_THRESHOLD
         libc.mallopt(-1, MMAP_THRESHOLD)      # M_TRIM_THRESHOLD
+        libc.mallopt(-8, 2)                   # M_ARENA_MAX
     except (OSError, AttributeError):
         pass
+
+
+def _trim_heap() -> float:
+    """Give the free pages inside the heaps back (malloc_trim); returns the seconds it took."""
+    t = time.perf_counter()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    return time.perf_counter() - t
 
 
 class _EmptyIndex:
