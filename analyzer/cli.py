@@ -195,17 +195,33 @@ def _without_ring(args: list[str]) -> list[str]:
 
 
 def _run_tui(path: str) -> int:
-    """Open the terminal UI; a capture that cannot be opened is a one-line error."""
+    """Open the terminal UI; a capture that cannot be opened is a one-line error.
+
+    The capture's first frames are painted before the UI's modules are imported (they
+    take about half a second): see tui/firstpaint.py."""
     from .capture import CaptureError
+    first = None
     try:
+        from .tui.firstpaint import paint
+        first = paint(path)
         from .tui.app import run
-        return run(path)
+        return run(path, first)
     except CaptureError as e:
+        _abandon(first)
         print(f"{PROG}: {e}", file=sys.stderr)
         return 2
     except OSError as e:
+        _abandon(first)
         print(f"{PROG}: {path}: {e.strerror or e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        _abandon(first)
+        return 130
+
+
+def _abandon(first) -> None:
+    if first is not None:
+        first.abandon()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

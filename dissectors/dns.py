@@ -27,11 +27,6 @@ import struct
 from array import array
 from collections.abc import Callable
 
-import dns.exception
-import dns.rdata
-import dns.rdatatype
-import dns.wire
-
 from .buffer import Buf, Malformed, Truncated
 from .dispatch import TCP_PORT, UDP_PORT
 from .tcp_reassembly import dissect_pdus
@@ -108,6 +103,7 @@ def _type_name(t: int) -> str:
         return _TYPE_NAME_EXTRA[t]
     if t not in TYPE_DESCRIPTIONS:
         return f"Unknown ({t})"
+    import dns.rdatatype     # dnspython is imported when first needed: it costs start-up time
     return dns.rdatatype.to_text(t)
 
 
@@ -927,7 +923,9 @@ def _rd_svcb(m: _Msg, pos: int, end: int, t: Tree, owner: str) -> tuple[str, str
 
 def _svc_param_text(key: int, value: bytes) -> str:
     """'alpn=h2,h3', 'port=8443'... through dnspython; undecodable values as hex."""
+    import dns.exception
     import dns.rdtypes.svcbbase as svcb
+    import dns.wire
     try:
         cls = svcb._class_for_key.get(key, svcb.GenericParam)
         param = cls.from_wire_parser(dns.wire.Parser(value))
@@ -965,6 +963,9 @@ def _rd_generic(m: _Msg, pos: int, end: int, t: Tree, rtype: int, rclass: int) -
     """Any other type: dnspython's presentation text, or the bytes when it cannot parse."""
     if not t:
         return
+    import dns.exception
+    import dns.rdata
+    import dns.wire
     try:
         parser = dns.wire.Parser(bytes(m.data[m.base:m.end]), pos - m.base)
         with parser.restrict_to(end - pos):

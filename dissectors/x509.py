@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:   # cryptography itself is imported on the first certificate: start-up time
+    from cryptography import x509
 
 MAX_CERT = 1 << 16     # a certificate larger than 64 kB is not parsed (still shown as bytes)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -56,6 +56,7 @@ def _epoch(t: _dt.datetime) -> int:
 
 
 def _key(cert: x509.Certificate) -> tuple[str, int]:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
     try:
         k = cert.public_key()
     except Exception:   # noqa: BLE001 - unsupported or corrupt keys are only "unknown"
@@ -74,6 +75,7 @@ def _key(cert: x509.Certificate) -> tuple[str, int]:
 
 
 def _sans(cert: x509.Certificate) -> tuple[str, ...]:
+    from cryptography import x509
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -87,6 +89,8 @@ def summarize(der: bytes) -> CertSummary | None:
     """The summary of one DER certificate, or None when it cannot be parsed."""
     if len(der) > MAX_CERT:
         return None
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
     try:
         cert = x509.load_der_x509_certificate(der)
         cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)

@@ -9,12 +9,13 @@ a running filter, else the background work.
 """
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from textual import events
@@ -33,31 +34,24 @@ from analyzer.textsafe import safe
 from dissectors.fields import REGISTRY
 from dissectors.tree import Node
 
-from .conversations_view import ConversationsScreen
-from .crosscheck import Cancelled as WsCancelled
-from .crosscheck import WsResult, fetch
+# The views are imported when first opened: the app's start-up does not wait for them.
 from .details import DetailsTree
-from .dns_view import DnsScreen
 from .explain import ExplainPane
-from .fieldref_view import FieldRefScreen
-from .findings_view import FindingsScreen
-from .follow_view import FollowScreen
+from .firstpaint import SYNC_END, FirstScreen
 from .filterbar import FilterBar, filter_for
-from .goto import GoToScreen
-from .help_view import HelpScreen
 from .hexview import HexView
 from .packet_list import PacketList
 from .statusbar import StatusBar, status_text
-from .save import SaveScreen, write_frames
-from .stats_view import StatsScreen
 from .store import FilterSource, Store
-from .timeline_view import TimelineScreen
-from .tls_view import TlsScreen
+
+if TYPE_CHECKING:
+    from .crosscheck import WsResult
 
 TICK = 0.2             # seconds between progress updates
 # The background jobs are Python threads; a shorter GIL switch interval lets the UI thread
 # in sooner after each event-loop wake-up (keys answered in tens of ms, not hundreds).
 SWITCH_INTERVAL = 0.001
+FIRST_SCREEN_HOLD = 0.5   # longest wait for the first rows before the app's first frame
 DETAILS_DELAY = 0.06   # the details pane follows the cursor once it rests this long
 SLOW_DETAILS = 0.15    # a details dissection still running then says so
 
@@ -93,8 +87,10 @@ class WirelensApp(App):
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
     ]
 
-    def __init__(self, path: str | Path, store: Store | None = None) -> None:
+    def __init__(self, path: str | Path, store: Store | None = None,
+                 first_screen: FirstScreen | None = None) -> None:
         super().__init__()
+        self.first_screen = first_screen        # painted before Textual loaded: firstpaint.py
         register_analyzers()     # wirelens.* findings are filter fields
         self.store = store if store is not None else Store(str(path))
         self.selected: int | None = None
@@ -120,7 +116,7 @@ class WirelensApp(App):
         yield StatusBar(id="status")
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self._switch = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
         self.title = f"wirelens {safe(Path(self.store.path).name)}"
@@ -130,7 +126,19 @@ class WirelensApp(App):
         self.run_worker(self._analysis_job, thread=True, group="analysis", exit_on_error=False)
         self.run_worker(self._dissect_job, thread=True, group="dissect", exit_on_error=False)
         self._ticker = self.set_interval(TICK, self._tick)
+        if self.first_screen is not None:
+            await self._await_first_rows()
+            self.screen.call_after_refresh(self._release_first_screen)
         self._tick()
+
+    async def _await_first_rows(self) -> None:
+        """The first screen (firstpaint.py) shows the opening rows: wait, before the app's
+        first frame, until the list can show them too, instead of flashing an empty list."""
+        store = self.store
+        deadline = time.monotonic() + FIRST_SCREEN_HOLD
+        while not store.passed and time.monotonic() < deadline and store.error is None \
+                and not (store.index.finished.is_set() and not len(store)):
+            await asyncio.sleep(0.002)      # the workers start from this loop
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, _INPUT_EVENTS):
@@ -155,7 +163,15 @@ class WirelensApp(App):
             self.call_from_thread(self._analysis_done)
 
     def _dissect_job(self) -> None:
-        self.store.dissect_in_order()
+        first = True
+
+        def first_rows() -> None:
+            # the first batch's Info on screen at once (and the first screen let go)
+            nonlocal first
+            if first:
+                first = False
+                self.call_from_thread(self._tick)
+        self.store.dissect_in_order(first_rows)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A background job that failed says so in the status bar instead of hanging."""
@@ -192,6 +208,13 @@ class WirelensApp(App):
             self._show_details()     # the in-order dissection has reached the selection
         if not busy and store.stage in ("done", "cancelled"):
             self._ticker.pause()
+
+    def _release_first_screen(self) -> None:
+        if self.first_screen is not None and not self.first_screen.released:
+            self.first_screen.released = True
+            if self._driver is not None:
+                self._driver.write(SYNC_END)   # in order with the frames the driver writes
+                self._driver.flush()
 
     def _status(self) -> None:
         plist = self.query_one(PacketList)
@@ -317,6 +340,8 @@ class WirelensApp(App):
                         group="wireshark", exit_on_error=False)
 
     def _wireshark_job(self, row: int, cancel: threading.Event) -> None:
+        from .crosscheck import Cancelled as WsCancelled
+        from .crosscheck import WsResult, fetch
         try:
             result = fetch(self.store, row, cancel)
         except WsCancelled:
@@ -465,6 +490,11 @@ class WirelensApp(App):
         self.on_details_tree_toggle_wireshark(DetailsTree.ToggleWireshark())
 
     def action_help(self) -> None:
+        from .conversations_view import ConversationsScreen
+        from .follow_view import FollowScreen
+        from .help_view import HelpScreen
+        from .stats_view import StatsScreen
+        from .timeline_view import TimelineScreen
         groups = [("Everywhere", list(self.BINDINGS)),
                   ("Packet list", list(PacketList.BINDINGS)),
                   ("Details", list(DetailsTree.BINDINGS)),
@@ -475,6 +505,8 @@ class WirelensApp(App):
         self.push_screen(HelpScreen(groups))
 
     def action_goto(self) -> None:
+        from .goto import GoToScreen
+
         def done(row: int | None) -> None:
             if row is not None:
                 self.query_one(PacketList).go_row(row)
@@ -502,6 +534,7 @@ class WirelensApp(App):
         return True
 
     def action_findings(self) -> None:
+        from .findings_view import FindingsScreen
         if not self._need_analysis():
             return
 
@@ -511,6 +544,7 @@ class WirelensApp(App):
         self.push_screen(FindingsScreen(self.store.cap.findings), done)
 
     def action_conversations(self) -> None:
+        from .conversations_view import ConversationsScreen
         if not self._need_analysis():
             return
 
@@ -522,6 +556,7 @@ class WirelensApp(App):
         self.push_screen(ConversationsScreen(self.store.cap), done)
 
     def action_tls(self) -> None:
+        from .tls_view import TlsScreen
         if not self._need_analysis():
             return
 
@@ -531,6 +566,7 @@ class WirelensApp(App):
         self.push_screen(TlsScreen(self.store.cap), done)
 
     def action_dns(self) -> None:
+        from .dns_view import DnsScreen
         if not self._need_analysis():
             return
 
@@ -540,11 +576,13 @@ class WirelensApp(App):
         self.push_screen(DnsScreen(self.store.cap), done)
 
     def action_statistics(self) -> None:
+        from .stats_view import StatsScreen
         if self._need_analysis():
             self.push_screen(StatsScreen(self.store))
 
     def action_follow(self) -> None:
         """Follow the TCP or UDP stream of the selected frame."""
+        from .follow_view import FollowScreen
         if not self._need_analysis():
             return
         row = self.selected
@@ -570,6 +608,7 @@ class WirelensApp(App):
 
     def action_timeline(self) -> None:
         """L: the selected frame's TCP connection on a time axis."""
+        from .timeline_view import TimelineScreen
         if not self._need_analysis():
             return
         row = self.selected
@@ -587,6 +626,7 @@ class WirelensApp(App):
 
     def action_save(self) -> None:
         """Write the marked frames (or, with none marked, the frames shown) to a file."""
+        from .save import SaveScreen
         plist = self.query_one(PacketList)
         if plist.marks:
             rows, what = sorted(plist.marks), f"{len(plist.marks)} marked frames"
@@ -602,6 +642,7 @@ class WirelensApp(App):
         self.push_screen(SaveScreen(self.store.path, what), done)
 
     def _save_job(self, rows, path: str) -> None:
+        from .save import write_frames
         try:
             n = write_frames(self.store.index, rows, path, self.store.cancel)
         except (CaptureError, OSError) as e:
@@ -610,6 +651,7 @@ class WirelensApp(App):
         self.call_from_thread(self.notify, f"Saved {n} frames to {safe(path)}", timeout=3)
 
     def action_field_reference(self) -> None:
+        from .fieldref_view import FieldRefScreen
         self.push_screen(FieldRefScreen())
 
     def on_unmount(self) -> None:
@@ -617,9 +659,17 @@ class WirelensApp(App):
         sys.setswitchinterval(self._switch)
 
 
-def run(path: str | Path) -> int:
-    """Open the TUI on a capture; returns the exit status."""
-    WirelensApp(path).run()
+def run(path: str | Path, first_screen: FirstScreen | None = None) -> int:
+    """Open the TUI on a capture; returns the exit status. `first_screen` is what
+    firstpaint.py painted while this module was being imported."""
+    app = WirelensApp(path, first_screen=first_screen)
+    if first_screen is not None:
+        first_screen.handover()
+    try:
+        app.run()
+    finally:
+        if first_screen is not None:
+            first_screen.release()      # the app ended before its rows were on screen
     return 0
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -24,6 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from .rows import ALERTS, ANSI16, HEADINGS, TRUECOLOR, column_widths, line_text
 from .store import Row, Store
 
 TIME_FORMATS = ("r", "d", "dd", "a", "ad", "u", "ud", "e")
@@ -32,23 +32,6 @@ TIME_NAMES = {"r": "seconds since first frame", "d": "delta from previous captur
               "ad": "local date and time", "u": "UTC time of day", "ud": "UTC date and time",
               "e": "seconds since epoch"}
 
-# Wireshark's default colouring rules (foreground, background), plus DNS and TLS tints.
-_INK = "#12272e"
-TRUECOLOR = {
-    "bad": ("#ff5f5f", _INK), "bad_tcp": ("#fffc9c", _INK), "icmp_error": ("#b7f774", _INK),
-    "rst": ("#fffc9c", "#a40000"), "arp": (_INK, "#faf0d7"), "icmp": (_INK, "#fce0ff"),
-    "http": (_INK, "#e4ffc7"), "synfin": (_INK, "#a0a0a0"), "tcp": (_INK, "#e7e6ff"),
-    "udp": (_INK, "#daeeff"), "dns": (_INK, "#c4e4ff"), "tls": (_INK, "#d9d2ff"),
-}
-# The 16-colour fallback: alerts keep a background, ordinary traffic only a foreground.
-ANSI16 = {
-    "bad": ("bright_red", "black"), "bad_tcp": ("bright_yellow", "black"),
-    "icmp_error": ("bright_green", "black"), "rst": ("bright_yellow", "red"),
-    "arp": ("black", "yellow"), "icmp": ("black", "magenta"), "http": ("green", None),
-    "synfin": ("black", "white"), "tcp": (None, None), "udp": ("cyan", None),
-    "dns": ("bright_cyan", None), "tls": ("bright_magenta", None),
-}
-ALERTS = {"bad", "bad_tcp", "icmp_error", "rst"}
 MARKED = Style(color="white", bgcolor="black", bold=True)
 
 
@@ -281,14 +264,7 @@ class PacketList(ScrollView, can_focus=True):
     # --- rendering -------------------------------------------------------------------------
 
     def _widths(self) -> list[int]:
-        w = self.size.width
-        no = max(5, len(str(self._captured())))
-        t = {"ad": 26, "ud": 26, "e": 20, "a": 15, "u": 15}.get(self.time_format, 10)
-        addr = 39 if w >= 180 else 22 if w >= 120 else 15
-        length = 6 if w >= 100 else 0     # at 80 columns Info needs the room more
-        fixed = [no, t, addr, addr, 8, length]
-        info = max(8, w - sum(fixed) - sum(1 for x in fixed if x))
-        return fixed + [info]
+        return column_widths(self.size.width, self._captured(), self.time_format)
 
     def render_lines(self, crop):
         with self.store.hold():
@@ -298,8 +274,7 @@ class PacketList(ScrollView, can_focus=True):
         width = self.size.width
         widths = self._widths()
         if y == 0:
-            heads = ("No.", "Time", "Source", "Destination", "Protocol", "Length", "Info")
-            strip = self._strip(heads, widths, Style(bold=True, reverse=True), width)
+            strip = self._strip(HEADINGS, widths, Style(bold=True, reverse=True), width)
             new = self.new_count
             if new:
                 note = f" {new} new (End follows) "
@@ -326,13 +301,4 @@ class PacketList(ScrollView, can_focus=True):
 
     @staticmethod
     def _strip(cells, widths: list[int], style: Style, width: int) -> Strip:
-        parts = []
-        for i, (text, w) in enumerate(zip(cells, widths)):
-            if not w:
-                continue
-            right = i in (0, 5)
-            if right:
-                text = text.rjust(w)
-            parts.append(set_cell_size(text, w))
-        line = set_cell_size(" ".join(parts), width)
-        return Strip([Segment(line, style)], width)
+        return Strip([Segment(line_text(cells, widths, width), style)], width)

@@ -41,6 +41,8 @@ from dissectors.packet import Packet
 from dissectors.tree import Node
 
 from .analysis_proc import first_pass_offloaded
+from .rows import by_protocol as _by_protocol
+from .rows import packet_cells
 
 PENDING = "…"          # Info of a frame the in-order dissection has not reached yet
 ROW_CACHE = 4096       # rendered rows kept (a few screens up and down)
@@ -338,8 +340,7 @@ class Store:
             return hit
         if row < self.passed:
             _, pkt, _ = self.dissect(row, tree=False)
-            cells = (columns.source(pkt), columns.destination(pkt), columns.protocol(pkt),
-                     columns.info(pkt), pkt.damage)
+            cells = packet_cells(pkt)
             with self._lock:
                 self._rows[row] = cells
                 while len(self._rows) > ROW_CACHE:
@@ -430,18 +431,6 @@ class FilterSource:
             raise Cancelled    # the in-order dissection stopped short of this frame
         root, pkt, _ = self.store.dissect(i, tree=True)
         return root, pkt
-
-
-_PROTOCOL_RULES = {"ARP": "arp", "ICMP": "icmp", "ICMPv6": "icmp", "DNS": "dns",
-                   "HTTP": "http", "MDNS": "dns", "LLMNR": "dns"}
-
-
-def _by_protocol(proto: str) -> str:
-    if proto.startswith(("TLS", "SSL")):
-        return "tls"
-    if proto in _PROTOCOL_RULES:
-        return _PROTOCOL_RULES[proto]
-    return {"TCP": "tcp", "UDP": "udp"}.get(proto, "")
 
 
 def describe_stage(store: Store) -> str:
