@@ -1,8 +1,10 @@
 """How soon `wirelens FILE` puts packet rows on a real terminal, from the process's start.
 
     python3 benchmarks/bench_tui_start.py /tmp/bench/big.pcap [--runs 5] [--size 80x24]
+        [--wirelens .venv/bin/wirelens]
 
-Starts `python -m analyzer.cli FILE` in a pseudo-terminal (TERM=xterm-256color) and reads
+Starts `python -m analyzer.cli FILE` (or the given `wirelens` entry point, as `make run`
+installs it) in a pseudo-terminal (TERM=xterm-256color) and reads
 what it writes, with a time stamp per read. It reports, from the fork:
 
 - first screen: the first frame's row painted before Textual loads (tui/firstpaint.py);
@@ -36,7 +38,8 @@ ALT_ON = b"\x1b[?1049h"
 SYNC_END = b"\x1b[?2026l"
 
 
-def one_run(path: str, cols: int, rows: int, first_screen: bool) -> dict[str, float]:
+def one_run(path: str, cols: int, rows: int, first_screen: bool,
+            command: list[str]) -> dict[str, float]:
     """Times (s from fork) of what one start of the TUI wrote."""
     env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(ROOT),
                WIRELENS_FIRST_SCREEN="1" if first_screen else "0")
@@ -45,7 +48,7 @@ def one_run(path: str, cols: int, rows: int, first_screen: bool) -> dict[str, fl
     t0 = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:
-        os.execvpe(sys.executable, [sys.executable, "-m", "analyzer.cli", path], env)
+        os.execvpe(command[0], [*command, path], env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     out = b""
     got: dict[str, float] = {}
@@ -102,11 +105,15 @@ def main() -> int:
     ap.add_argument("capture")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--size", default="80x24")
+    ap.add_argument("--wirelens", help="the wirelens command to start (default: this "
+                    "Python with -m analyzer.cli)")
     a = ap.parse_args()
+    command = [a.wirelens] if a.wirelens else [sys.executable, "-m", "analyzer.cli"]
     cols, rows = (int(x) for x in a.size.split("x"))
-    print(f"load average {os.getloadavg()[0]:.2f}, {a.capture}, {cols}x{rows}")
+    print(f"load average {os.getloadavg()[0]:.2f}, {a.capture}, {cols}x{rows}, "
+          f"{' '.join(command)}")
     for first_screen in (True, False):
-        runs = [one_run(a.capture, cols, rows, first_screen) for _ in range(a.runs)]
+        runs = [one_run(a.capture, cols, rows, first_screen, command) for _ in range(a.runs)]
         label = "with the first screen" if first_screen else "app alone (WIRELENS_FIRST_SCREEN=0)"
         print(f"{label}:")
         for what in ("first screen", "app rows", "hold ended", "key"):

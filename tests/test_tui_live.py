@@ -468,9 +468,6 @@ def test_app_views_work_on_the_window(tmp_path):
         store.join()
 
 
-@pytest.mark.xfail(reason="known bug, issue 9 stays open: in a full-suite run (not alone) the "
-                          "live window never moves, as if the snapshot worker never answers",
-                   strict=False)
 def test_stream_numbers_after_the_in_order_dissection_restarts(tmp_path):
     """A ring too small for the in-order dissection to keep up: it starts again on fresh
     state, yet every frame's tcp.stream / udp.stream in the tree is the engine's (tshark's)."""

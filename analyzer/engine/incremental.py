@@ -914,8 +914,9 @@ class AnalysisWorker:
         try:
             pickle.dump(request, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             proc.stdin.flush()
-            ready, _, _ = select.select([proc.stdout], [], [], WORKER_TIMEOUT_S)
-            if not ready:
+            poller = select.poll()      # not select(): it fails on descriptors past 1023
+            poller.register(proc.stdout, select.POLLIN)
+            if not poller.poll(WORKER_TIMEOUT_S * 1000):
                 raise TimeoutError
             got = pickle.load(proc.stdout)
         except (OSError, EOFError, pickle.UnpicklingError, TimeoutError, ValueError):

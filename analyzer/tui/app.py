@@ -10,6 +10,7 @@ a running filter, else the background work.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import threading
 import time
@@ -657,6 +658,9 @@ class WirelensApp(App):
     def on_unmount(self) -> None:
         self.store.close()
         sys.setswitchinterval(self._switch)
+        # The store froze what it built out of the collector's reach while it was open
+        # (Store.analyze): closed, it may be collected, with the file and maps it holds.
+        gc.unfreeze()
 
 
 def run(path: str | Path, first_screen: FirstScreen | None = None) -> int:

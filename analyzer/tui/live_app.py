@@ -41,8 +41,8 @@ class LiveApp(WirelensApp):
         self.live: LiveStore = store
         self._filter_base = 0
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    async def on_mount(self) -> None:
+        await super().on_mount()
         where = self.live.capture.iface if self.live.capture is not None else self.live.path
         self.title = f"wirelens live: {safe(where)}"
         self.query_one(PacketList).set_live()
