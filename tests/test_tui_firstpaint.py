@@ -160,3 +160,22 @@ def test_interrupted_while_starting_the_terminal_is_restored():
         assert b"Traceback" not in out
     finally:
         os.close(fd)
+
+
+def test_keys_typed_on_the_first_screen_reach_the_app():
+    """`jj` typed while the app is still loading moves its cursor to the third frame."""
+    pid, fd = _spawn({"WIRELENS_FIRST_SCREEN": "1"})
+    out = bytearray()
+    cursor_on_3 = re.compile(rb"\x1b\[(?:[0-9]+;)*7(?:;[0-9]+)*m {4}3 0\.")
+    try:
+        assert _read_until(fd, out, lambda b: FIRST_ROW.search(b) is not None)
+        typed_at = len(out)
+        assert out.count(b"\x1b[?1049h") == 1              # the app has not started yet
+        os.write(fd, b"jj")
+        assert _read_until(fd, out, lambda b: cursor_on_3.search(b, typed_at) is not None)
+        assert b"jj" not in out[typed_at:]                 # not echoed over the screen
+        os.write(fd, b"q")
+    finally:
+        status = _finish(pid, fd, out)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0

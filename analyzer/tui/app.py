@@ -61,6 +61,13 @@ T = TypeVar("T")
 _INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 
 
+class _MainScreen(Screen):
+    """The main screen: focus starts on the packet list, not on the first focusable widget
+    (the hidden filter input), so keys typed while the app starts move the list."""
+
+    AUTO_FOCUS = "#packets"
+
+
 class WirelensApp(App):
     """Open one capture and look at it."""
 
@@ -105,6 +112,9 @@ class WirelensApp(App):
         self._ws_busy = False
 
     # --- layout --------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen:
+        return _MainScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         yield FilterBar(id="filterbar")
