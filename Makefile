@@ -13,9 +13,7 @@ DEB_TEST_PKGS := tshark wireshark-common tcpdump
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# compat: the checkout goes on sys.path through a plain .pth; the default editable mode
-	# imports a finder at every interpreter start (~25 ms of the TUI's start-up)
-	$(BIN)/pip install -q -e '.[test]' --config-settings editable_mode=compat
+	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
 run: $(STAMP)
