@@ -32,6 +32,7 @@ from .rows import ANSI16, HEADINGS, TRUECOLOR, by_protocol, column_widths, line_
 SYNC_BEGIN, SYNC_END = "\x1b[?2026h", "\x1b[?2026l"
 _ALT_ON, _ALT_OFF = "\x1b[?1049h", "\x1b[?1049l"
 _HIDE, _SHOW = "\x1b[?25l", "\x1b[?25h"
+MIN_SIZE = (40, 12)
 _NAMES = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
 
 
@@ -160,6 +161,8 @@ def paint(path: str) -> FirstScreen | None:
         saved = termios.tcgetattr(sys.stdin.fileno())
     except OSError:
         return None
+    if width < MIN_SIZE[0] or height < MIN_SIZE[1]:
+        return None                  # too small to lay out like the app: it alone draws
     mode = colour_mode()
     if mode == "none" and os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
         return None
