@@ -87,27 +87,27 @@ TYPE_DESCRIPTIONS = {
     32768: "DNSSEC Trust Authorities", 32769: "DNSSEC Lookaside Validation",
     65281: "WINS", 65282: "WINS-R",
 }
-_TYPE_NAME_EXTRA = {65281: "WINS", 65282: "WINS-R", 32768: "TA", 32769: "DLV", 255: "ANY"}
+# IANA's mnemonics (RFC 6895 registry), as tshark prints them; dnspython's to_text agrees
+# (tests/test_dissect_dns.py) except for WINS and WINS-R, which it does not know.
+TYPE_MNEMONICS = {
+    1: "A", 2: "NS", 3: "MD", 4: "MF", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG", 9: "MR",
+    10: "NULL", 11: "WKS", 12: "PTR", 13: "HINFO", 14: "MINFO", 15: "MX", 16: "TXT", 17: "RP",
+    18: "AFSDB", 19: "X25", 20: "ISDN", 21: "RT", 22: "NSAP", 23: "NSAP-PTR", 24: "SIG",
+    25: "KEY", 26: "PX", 27: "GPOS", 28: "AAAA", 29: "LOC", 30: "NXT", 33: "SRV", 35: "NAPTR",
+    36: "KX", 37: "CERT", 38: "A6", 39: "DNAME", 41: "OPT", 42: "APL", 43: "DS", 44: "SSHFP",
+    45: "IPSECKEY", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 49: "DHCID", 50: "NSEC3",
+    51: "NSEC3PARAM", 52: "TLSA", 53: "SMIMEA", 55: "HIP", 59: "CDS", 60: "CDNSKEY",
+    61: "OPENPGPKEY", 62: "CSYNC", 63: "ZONEMD", 64: "SVCB", 65: "HTTPS", 99: "SPF", 104: "NID",
+    105: "L32", 106: "L64", 107: "LP", 108: "EUI48", 109: "EUI64", 249: "TKEY", 250: "TSIG",
+    251: "IXFR", 252: "AXFR", 253: "MAILB", 254: "MAILA", 255: "ANY", 256: "URI", 257: "CAA",
+    32768: "TA", 32769: "DLV", 65281: "WINS", 65282: "WINS-R",
+}
 
 
 def type_name(t: int) -> str:
     """The short type name tshark prints in Info and labels ('A', 'Unknown (4000)')."""
-    name = _TYPE_NAMES.get(t)
-    if name is None:
-        name = _TYPE_NAMES[t] = _type_name(t) if len(_TYPE_NAMES) < 4096 else f"Unknown ({t})"
-    return name
-
-
-def _type_name(t: int) -> str:
-    if t in _TYPE_NAME_EXTRA:
-        return _TYPE_NAME_EXTRA[t]
-    if t not in TYPE_DESCRIPTIONS:
-        return f"Unknown ({t})"
-    import dns.rdatatype     # dnspython is imported when first needed: it costs start-up time
-    return dns.rdatatype.to_text(t)
-
-
-_TYPE_NAMES: dict[int, str] = {}
+    name = TYPE_MNEMONICS.get(t)
+    return name if name is not None else f"Unknown ({t})"
 
 
 class _TypeStrings(dict):

@@ -456,3 +456,15 @@ def test_long_pointer_chains_are_cut():
     t = time.perf_counter()
     assert read_name(msg, 12, 0, len(msg))[0] == LOOP
     assert time.perf_counter() - t < 0.05
+
+
+def test_type_mnemonics_are_dnspythons():
+    """The type names we print without loading dnspython are the ones it prints (IANA's),
+    for every type with a description; WINS and WINS-R it does not know."""
+    import dns.rdatatype
+    from dissectors.dns import TYPE_DESCRIPTIONS, TYPE_MNEMONICS, type_name
+    assert set(TYPE_MNEMONICS) == set(TYPE_DESCRIPTIONS)
+    for t, name in TYPE_MNEMONICS.items():
+        if t not in (65281, 65282):
+            assert dns.rdatatype.to_text(t) == name, t
+    assert type_name(65281) == "WINS" and type_name(4000) == "Unknown (4000)"
