@@ -179,3 +179,18 @@ def test_keys_typed_on_the_first_screen_reach_the_app():
         status = _finish(pid, fd, out)
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_first_screen_loads_none_of_the_heavy_modules():
+    """What makes the first screen quick: neither Textual, numpy, dnspython nor cryptography
+    is imported to paint it (a fresh interpreter, the big sample captures)."""
+    import subprocess
+    code = ("import sys; from analyzer.tui import firstpaint\n"
+            "for name in ('demo.pcapng', 'tls_handshakes.pcap', 'dns.pcap'):\n"
+            "    assert firstpaint.screen_lines('sample_pcaps/' + name, 80, 24, '256')\n"
+            "print(sorted(m for m in ('textual', 'numpy', 'dns', 'cryptography')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

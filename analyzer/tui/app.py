@@ -202,7 +202,9 @@ class WirelensApp(App):
 
     def _tick(self) -> None:
         """Take in the background progress: new rows, newly dissected Info, status."""
-        plist = self.query_one(PacketList)
+        plist = self._live(PacketList)
+        if plist is None:
+            return              # a worker's progress arrived as the app closed
         before = plist.count
         plist.sync()
         if plist.count and self.selected is None:
