@@ -77,11 +77,14 @@ class _Recorded:
 
 class ColumnAnnotator(SequenceAnnotator):
     """tcp.analysis.* on a re-dissected (visited) frame, from the first pass's TcpColumns
-    instead of feeding a TcpAnalyzer again (which only works in frame order)."""
+    instead of feeding a TcpAnalyzer again (which only works in frame order); with
+    `timestamps`, also the TCP layer's [Timestamps] as `read` shows them (right only when
+    the capture holds each connection from its first frame: a file, not a live window)."""
 
-    def __init__(self, cap: Capture) -> None:  # noqa: D107 - no analyzer of its own
+    def __init__(self, cap: Capture, timestamps: bool = False) -> None:  # noqa: D107
         self.cap = cap
         self.analyzer = _Recorded()   # type: ignore[assignment]
+        self.timestamps = timestamps
 
     def __call__(self, root: Node | None, pkt: Packet) -> int:
         row = pkt.number - 1
@@ -102,8 +105,14 @@ class ColumnAnnotator(SequenceAnnotator):
             return bits
         v = cap.tcp_values(stream)
         i = v.at(row)
-        if i < 0 or not v.shown[i]:
+        if i < 0 or not ta.analysis_shown(pkt):
             return 0
+        tcp = next((n for n in root.children or () if n.spec is not None
+                    and n.spec.abbrev == "tcp"), None)
+        if self.timestamps and tcp is not None:
+            ts = cap.index.ts_ns
+            self._timestamps(tcp, int(ts[row]) - int(ts[v.rows[0]]),
+                             int(ts[row]) - int(ts[v.rows[i - 1]]) if i else 0)
         bits = int(t.bits[row])
         a = self.analyzer
         a.acks_frame = int(v.acks_frame[i])
@@ -114,8 +123,6 @@ class ColumnAnnotator(SequenceAnnotator):
         a.rto_ns, a.rto_frame = int(v.rto_ns[i]), int(v.rto_frame[i])
         self._dupack(row)
         self._info(pkt, bits)
-        tcp = next((n for n in root.children or () if n.spec is not None
-                    and n.spec.abbrev == "tcp"), None)
         if tcp is not None:
             self._tree(tcp, bits)
         return bits
@@ -195,7 +202,7 @@ class Store:
         self.index.release(0, len(self.index))
         _trim_heap()
         gc.freeze()
-        self._annotate = ColumnAnnotator(cap)
+        self._annotate = ColumnAnnotator(cap, timestamps=True)
         self._findings = FindingAnnotator(cap)
         self.cap = cap
         with self._lock:
