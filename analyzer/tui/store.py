@@ -52,9 +52,9 @@ from dissectors.tree import Node
 from .analysis_proc import first_pass_offloaded
 
 PENDING = "…"          # Info of a frame the in-order dissection has not reached yet
-ROW_CACHE = 4096       # rendered rows kept (a few screens up and down)
+ROW_CACHE = 1024       # rendered rows kept (a few dozen screens up and down)
 BATCH = 64             # frames dissected per hold of the state lock at most
-SETTLE_EVERY = 1 << 16  # frames the in-order dissection passes between two _settle() calls
+SETTLE_EVERY = 1 << 15  # frames the in-order dissection passes between two _settle() calls
 MMAP_THRESHOLD = 1 << 20  # C allocations from this size on are given back when freed
 RELEASE_EVERY = 64     # frames read out of order between two releases of the file's pages
 REASSEMBLERS = ("ip.reassembly", "ipv6.reassembly")   # IP fragment reassembly state slots
@@ -268,7 +268,9 @@ class Store:
                     if self._ui_waiting or time.monotonic() < self._quiet_until:
                         break     # a key came in: rest now, not at the batch's end
                 self.passed = i
-            self.index.release(start, i)   # pages behind us: see analyze()
+            # Pages behind us (see analyze()), from the frame before this batch: a release
+            # stops short of the page its last frame starts in, which may hold more of it.
+            self.index.release(max(start - 1, 0), i)
             while self._ui_waiting and not self.cancel.is_set():
                 time.sleep(0.0005)   # a screen is being drawn: let it have the state
             self._rest()
