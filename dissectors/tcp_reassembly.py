@@ -39,10 +39,15 @@ longer announced length is not buffered: the bytes present are dissected as they
 direction holds at most `MAX_PENDING_PDUS` incomplete PDUs (the oldest is dropped) of at most
 `MAX_PARTS` segments each (a PDU with more is dropped, its segments stay plain); the
 bytes buffered across all directions are capped by `MAX_PENDING_BYTES` (the oldest pending
-PDU is dropped, its segments then show as plain segments); reassembled PDUs are kept for
-re-dissection within `RETAIN_BYTES` (oldest dropped: a later re-dissection of its frame
-shows the segments without the PDU). Per-frame results are three compact arrays, so a
-frame dissected again (`pkt.visited`) shows exactly what it showed on the first pass.
+PDU is dropped, its segments then show as plain segments). Per-frame results are three
+compact arrays, so a frame dissected again (`pkt.visited`) shows exactly what it showed on
+the first pass, and so does its reassembled PDU: with a `reread` function (a caller that can
+read frames again, such as the TUI), every PDU is remembered by where its bytes lie in the
+segments' frames (reassembly.FrameRuns, a few bytes a segment), only the most recently used
+`cache_bytes` of PDUs stay in memory, and an evicted one is read back from its frames when
+its frame is dissected again. PDUs that cannot be read back (their bytes came from a
+reassembled IP datagram), and every PDU without `reread`, are kept within `RETAIN_BYTES`
+(oldest dropped: a later re-dissection of its frame shows the segments without the PDU).
 """
 from __future__ import annotations
 
@@ -54,6 +59,7 @@ from collections.abc import Callable
 from .buffer import Buf
 from .fields import FT, Severity, expert, field
 from .packet import Packet
+from .reassembly import FrameRuns, Reread
 from .tree import Tree
 
 # (bytes, offset, end) -> PDU length in bytes, or None when the header itself is incomplete
@@ -65,7 +71,8 @@ MAX_PDU = 1 << 20              # one PDU; TLS records are under 18.5 kB, DNS und
 MAX_PARTS = 1024               # segments of one PDU
 MAX_PENDING_PDUS = 4           # incomplete PDUs per direction (holes keep older ones open)
 MAX_PENDING_BYTES = 32 << 20   # bytes buffered for incomplete PDUs across the capture
-RETAIN_BYTES = 64 << 20        # bytes of reassembled PDUs kept for re-dissection
+RETAIN_BYTES = 64 << 20        # bytes of reassembled PDUs kept that cannot be read back
+CACHE_BYTES = 1 << 20          # with `reread`: bytes of PDUs kept that can be read back
 SEGMENT_INFO = "[TCP segment of a reassembled PDU]"
 OVERLAP_INFO = "[Reassembly error, protocol TCP: New fragment overlaps old data (retransmission?)]"
 
@@ -106,49 +113,51 @@ class _Pdu:
     def __init__(self, seq: int, want: int) -> None:
         self.seq = seq
         self.want = want
-        self.parts: list[tuple[int, bytes, int]] = []   # (offset, bytes, frame), sorted
+        # (offset, bytes, frame, offset of the bytes in the frame or -1), sorted by offset
+        self.parts: list[tuple[int, bytes, int, int]] = []
         self.held = 0
 
     def prefix(self) -> int:
         """How many bytes from the PDU's start are present without a hole."""
         reach = 0
-        for o, b, _fr in self.parts:
+        for o, b, _fr, _at in self.parts:
             if o > reach:
                 break
             reach = max(reach, o + len(b))
         return reach
 
-    def add(self, rel: int, data: bytes, frame: int) -> bool:
-        """Place a piece; False when every byte of it was there already."""
+    def add(self, rel: int, data: bytes, frame: int, at: int) -> bool:
+        """Place a piece (`at`: where it is in its frame's bytes, -1 when it is not); False
+        when every byte of it was there already."""
         stop = rel + len(data)
         reach = rel                       # the piece is new unless the parts cover it all
-        for o, b, _fr in self.parts:      # sorted by offset
+        for o, b, _fr, _at in self.parts:      # sorted by offset
             if o > reach:
                 break
             reach = max(reach, o + len(b))
         if reach >= stop:
             return False
-        insort(self.parts, (rel, data, frame), key=lambda p: p[0])
+        insort(self.parts, (rel, data, frame, at), key=lambda p: p[0])
         self.held += len(data)
         return True
 
-    def assemble(self, size: int) -> tuple[bytes, tuple[tuple[int, int], ...]]:
+    def assemble(self, size: int) -> tuple[bytes, list[tuple[int, int, int]]]:
         """The PDU's bytes (the first piece to cover a byte wins) and, per frame in offset
-        order, how many bytes it supplied."""
+        order, the run it supplied: (frame, offset in the frame or -1, bytes)."""
         out = bytearray(size)
         placed = 0
-        listing: list[tuple[int, int]] = []
-        for o, b, fr in self.parts:
+        runs: list[tuple[int, int, int]] = []
+        for o, b, fr, at in self.parts:
             end = min(o + len(b), size)
             if end > placed:
                 out[placed:end] = b[placed - o:end - o]
-                listing.append((fr, end - placed))
+                runs.append((fr, at + placed - o if at >= 0 else -1, end - placed))
                 placed = end
-        return bytes(out), tuple(listing)
+        return bytes(out), runs
 
 
 class _Done:
-    """A reassembled PDU kept for re-dissection."""
+    """A reassembled PDU kept in memory: its bytes and (frame, bytes it supplied) in order."""
 
     __slots__ = ("data", "parts")
 
@@ -158,9 +167,10 @@ class _Done:
 
 
 class TcpReassembly:
-    """Per-capture state (kept in `pkt.state.slot("tcp_reassembly", TcpReassembly)`)."""
+    """Per-capture state (kept in `pkt.state.slot("tcp_reassembly", TcpReassembly)`; a
+    caller that can read frames again creates it first with `reread`, see the module doc)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reread: Reread | None = None, cache_bytes: int = CACHE_BYTES) -> None:
         # (stream, direction) -> [highest sequence number seen + 1, pending PDU or None,
         # (first, end) sequence numbers of the last PDU reassembled from several segments]
         self.dirs: dict[tuple[int, int], list] = {}
@@ -169,9 +179,15 @@ class TcpReassembly:
         self.head = array("i")       # frame -> payload bytes that finished/continued a PDU
         self.done = array("i")       # frame -> id of the PDU it completed, -1 none
         self.rin = array("I")        # frame -> frame that completed its PDU, 0 unknown
+        # PDU id -> PDU that cannot be read back, oldest first
         self.kept: OrderedDict[int, _Done] = OrderedDict()
         self.kept_bytes = 0
         self.next_id = 0
+        self.reread = reread
+        self.cache_bytes = cache_bytes
+        self.runs = FrameRuns() if reread is not None else None   # PDU id -> its runs
+        self.cache: OrderedDict[int, bytes] = OrderedDict()  # PDU id -> bytes, least used first
+        self.cache_used = 0
 
     # -- per-frame records -----------------------------------------------------------------
     def _grow(self, frame: int) -> None:
@@ -192,19 +208,51 @@ class TcpReassembly:
             return self.head[frame], self.done[frame], self.rin[frame]
         return _UNSET, -1, 0
 
-    def keep(self, data: bytes, parts: tuple[tuple[int, int], ...], frame: int) -> int:
+    def keep(self, data: bytes, runs: list[tuple[int, int, int]], frame: int) -> int:
+        """Remember a PDU completed in `frame` from these runs (Pdu.assemble); its id."""
         pid = self.next_id
         self.next_id += 1
-        self.kept[pid] = _Done(data, parts)
-        self.kept_bytes += len(data)
-        for fr, _n in parts:
+        for fr, _at, _n in runs:
             if fr != frame:
                 self._grow(fr)
                 self.rin[fr] = frame
+        if self.runs is not None:
+            self.runs.add(runs, data)
+            if self.runs.span(pid):
+                self._cache(pid, data)
+                return pid
+        self.kept[pid] = _Done(data, tuple((fr, n) for fr, _at, n in runs))
+        self.kept_bytes += len(data)
         while self.kept_bytes > RETAIN_BYTES and len(self.kept) > 1:
             _, old = self.kept.popitem(last=False)
             self.kept_bytes -= len(old.data)
         return pid
+
+    def _cache(self, pid: int, data: bytes) -> None:
+        self.cache[pid] = data
+        self.cache_used += len(data)
+        while self.cache_used > self.cache_bytes:
+            _, old = self.cache.popitem(last=False)
+            self.cache_used -= len(old)
+
+    def pdu(self, pid: int) -> tuple[bytes, tuple[tuple[int, int], ...]] | None:
+        """A PDU's bytes and (frame, bytes it supplied) in order, read back from its frames
+        when it is no longer in memory; None when it is gone."""
+        done = self.kept.get(pid)
+        if done is not None:
+            return done.data, done.parts
+        runs = self.runs
+        if runs is None or self.reread is None or not 0 <= pid < len(runs):
+            return None
+        data = self.cache.get(pid)
+        if data is None:
+            data = runs.read(pid, self.reread)
+            if data is None:
+                return None
+            self._cache(pid, data)
+        else:
+            self.cache.move_to_end(pid)
+        return data, tuple((runs.frame[k], runs.size[k]) for k in runs.span(pid))
 
     # -- pending budget -----------------------------------------------------------------------
     def hold(self, key: tuple[int, int], n: int) -> None:
@@ -267,7 +315,7 @@ def _dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, pdu_len
     start, done = off, -1
     pdu = next((p for p in pend if _holds(p, seq)), None)
     if pdu is not None:
-        take, done = _add(st, key, d, pdu, buf, off, end, pkt, pdu_len)
+        take, done, whole, runs = _add(st, key, d, pdu, buf, off, end, pkt, pdu_len)
         if take < 0:                                    # nothing new: a retransmission
             st.record(pkt.number, _RETRANS, -1)
             _retransmission(tree, pkt, off, end, buf, False)
@@ -275,9 +323,9 @@ def _dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, pdu_len
         start = off + take
         # recorded before dissecting, so a frame whose PDU turns out malformed replays alike
         st.record(pkt.number, take | (_INCOMPLETE if done < 0 else 0), done)
-        if done >= 0:
-            kept = st.kept[done]
-            _dissect_reassembled(kept.data, kept.parts, tree, pkt, dissect_pdu)
+        if whole is not None:
+            _dissect_reassembled(whole, tuple((fr, n) for fr, _at, n in runs), tree, pkt,
+                                 dissect_pdu)
         if start >= end:
             if done < 0:
                 _segment_only(tree, pkt, off, end, buf)
@@ -304,7 +352,7 @@ def _dissect_pdus(buf: Buf, off: int, end: int, tree: Tree, pkt: Packet, pdu_len
     tail = _loop(buf, start, end, tree, pkt, pdu_len, dissect_pdu, start > off or done >= 0)
     if tail >= 0:
         p = _Pdu(seq + (tail - off), _want(pdu_len, data, tail, end))
-        p.add(0, bytes(data[tail:end]), pkt.number)
+        p.add(0, bytes(data[tail:end]), pkt.number, _in_frame(buf, pkt, tail))
         if len(pend) >= MAX_PENDING_PDUS:
             st.release(key, pend.pop(0))
         pend.append(p)
@@ -319,11 +367,12 @@ def _holds(p: _Pdu, seq: int) -> bool:
 
 
 def _add(st: TcpReassembly, key: tuple[int, int], d: list, pdu: _Pdu, buf: Buf, off: int,
-         end: int, pkt: Packet, pdu_len: PduLen) -> tuple[int, int]:
+         end: int, pkt: Packet, pdu_len: PduLen
+         ) -> tuple[int, int, bytes | None, list[tuple[int, int, int]]]:
     """Put this segment's bytes into the pending PDU; keep the PDU when it is complete.
 
     Returns (payload bytes that went into the PDU, or -1 when none was new; the id of the
-    PDU completed here, or -1)."""
+    PDU completed here, or -1; its bytes and runs when completed)."""
     data = buf.data
     seq = pkt.tcp.seq
     rel = seq - pdu.seq
@@ -331,8 +380,9 @@ def _add(st: TcpReassembly, key: tuple[int, int], d: list, pdu: _Pdu, buf: Buf, 
         take = min(end - off, MAX_PDU - rel)
     else:
         take = min(end - off, pdu.want - rel)
-    if take <= 0 or not pdu.add(rel, bytes(data[off:off + take]), pkt.number):
-        return -1, -1
+    if take <= 0 or not pdu.add(rel, bytes(data[off:off + take]), pkt.number,
+                                _in_frame(buf, pkt, off)):
+        return -1, -1, None, []
     st.hold(key, take)
     if pdu.want < 0:
         have = pdu.prefix()
@@ -343,14 +393,20 @@ def _add(st: TcpReassembly, key: tuple[int, int], d: list, pdu: _Pdu, buf: Buf, 
     if len(pdu.parts) > MAX_PARTS:
         st.release(key, pdu)
         d[1].remove(pdu)
-        return take, -1
+        return take, -1, None, []
     if pdu.want < 0 or pdu.prefix() < pdu.want:
-        return take, -1
+        return take, -1, None, []
     st.release(key, pdu)
     d[1].remove(pdu)
     d[2] = (pdu.seq, pdu.seq + pdu.want)
-    whole, parts = pdu.assemble(pdu.want)
-    return take, st.keep(whole, parts, pkt.number)
+    whole, runs = pdu.assemble(pdu.want)
+    return take, st.keep(whole, runs, pkt.number), whole, runs
+
+
+def _in_frame(buf: Buf, pkt: Packet, off: int) -> int:
+    """Where buf[off] is in the frame's captured bytes: `off`, unless buf is a reassembled
+    buffer (every reassembling dissector registers its buffer as a packet source): -1."""
+    return -1 if any(buf.data is b for _name, b in pkt.sources) else off
 
 
 def _want(pdu_len: PduLen, data: bytes, off: int, end: int) -> int:
@@ -404,9 +460,9 @@ def _replay(st: TcpReassembly, buf: Buf, off: int, end: int, tree: Tree, pkt: Pa
     incomplete = bool(head & _INCOMPLETE)
     head &= ~_INCOMPLETE
     if done >= 0:
-        kept = st.kept.get(done)
-        if kept is not None:
-            _dissect_reassembled(kept.data, kept.parts, tree, pkt, dissect_pdu)
+        got = st.pdu(done)
+        if got is not None:
+            _dissect_reassembled(*got, tree, pkt, dissect_pdu)
     if head >= end - off:
         if done < 0:
             _segment_only(tree, pkt, off, end, buf, rin)
@@ -494,6 +550,7 @@ def _retransmission(tree: Tree, pkt: Packet, off: int, end: int, buf: Buf,
 
 
 __all__ = [
+    "CACHE_BYTES",
     "MAX_PDU",
     "MAX_PENDING_BYTES",
     "RETAIN_BYTES",

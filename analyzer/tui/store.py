@@ -14,6 +14,12 @@ Three things run behind the screen, each in a worker thread the app starts:
 Rows beyond the in-order dissection show Info as "…" (nothing is dissected ahead with a
 scratch state, so nothing on screen is provisional). The TCP analysis shown on a row comes
 from the first pass's per-frame columns (the same TcpAnalyzer `read` runs, frame for frame).
+
+Memory stays near what the first pass left (a budget of 150 bytes a packet + 80 MB, see
+benchmarks/bench_tui.py) while all this runs: reassembled TCP PDUs and IP datagrams are
+read back from their frames when a frame is dissected again instead of being kept, freed
+heap is trimmed as the in-order dissection goes, and the capture's mapped pages are let
+go behind every pass and after random reads.
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ from typing import Callable
 import numpy as np
 
 from analyzer import columns, keylog
+from analyzer.capture import CaptureError
 from analyzer.capture.index import FrameIndex
 from analyzer.engine import tcp_analysis as ta
 from analyzer.engine.annotate import FindingAnnotator, SequenceAnnotator
@@ -38,6 +45,8 @@ from analyzer.engine.summary import TRANSPORT
 from analyzer.textsafe import safe
 from dissectors import CaptureState, dissect_frame
 from dissectors.packet import Packet
+from dissectors.reassembly import Reassembler
+from dissectors.tcp_reassembly import TcpReassembly
 from dissectors.tree import Node
 
 from .analysis_proc import first_pass_offloaded
@@ -45,8 +54,12 @@ from .rows import by_protocol as _by_protocol
 from .rows import packet_cells
 
 PENDING = "…"          # Info of a frame the in-order dissection has not reached yet
-ROW_CACHE = 4096       # rendered rows kept (a few screens up and down)
+ROW_CACHE = 1024       # rendered rows kept (a few dozen screens up and down)
 BATCH = 64             # frames dissected per hold of the state lock at most
+SETTLE_EVERY = 1 << 15  # frames the in-order dissection passes between two _settle() calls
+MMAP_THRESHOLD = 1 << 20  # C allocations from this size on are given back when freed
+RELEASE_EVERY = 64     # frames read out of order between two releases of the file's pages
+REASSEMBLERS = ("ip.reassembly", "ipv6.reassembly")   # IP fragment reassembly state slots
 QUIET = 0.15           # seconds the in-order worker rests after each key or click
 
 # Colouring rules, Wireshark's defaults in their order (first match wins); the name is
@@ -79,11 +92,14 @@ class _Recorded:
 
 class ColumnAnnotator(SequenceAnnotator):
     """tcp.analysis.* on a re-dissected (visited) frame, from the first pass's TcpColumns
-    instead of feeding a TcpAnalyzer again (which only works in frame order)."""
+    instead of feeding a TcpAnalyzer again (which only works in frame order); with
+    `timestamps`, also the TCP layer's [Timestamps] as `read` shows them (right only when
+    the capture holds each connection from its first frame: a file, not a live window)."""
 
-    def __init__(self, cap: Capture) -> None:  # noqa: D107 - no analyzer of its own
+    def __init__(self, cap: Capture, timestamps: bool = False) -> None:  # noqa: D107
         self.cap = cap
         self.analyzer = _Recorded()   # type: ignore[assignment]
+        self.timestamps = timestamps
 
     def __call__(self, root: Node | None, pkt: Packet) -> int:
         row = pkt.number - 1
@@ -104,8 +120,14 @@ class ColumnAnnotator(SequenceAnnotator):
             return bits
         v = cap.tcp_values(stream)
         i = v.at(row)
-        if i < 0 or not v.shown[i]:
+        if i < 0 or not ta.analysis_shown(pkt):
             return 0
+        tcp = next((n for n in root.children or () if n.spec is not None
+                    and n.spec.abbrev == "tcp"), None)
+        if self.timestamps and tcp is not None:
+            ts = cap.index.ts_ns
+            self._timestamps(tcp, int(ts[row]) - int(ts[v.rows[0]]),
+                             int(ts[row]) - int(ts[v.rows[i - 1]]) if i else 0)
         bits = int(t.bits[row])
         a = self.analyzer
         a.acks_frame = int(v.acks_frame[i])
@@ -116,8 +138,6 @@ class ColumnAnnotator(SequenceAnnotator):
         a.rto_ns, a.rto_frame = int(v.rto_ns[i]), int(v.rto_frame[i])
         self._dupack(row)
         self._info(pkt, bits)
-        tcp = next((n for n in root.children or () if n.spec is not None
-                    and n.spec.abbrev == "tcp"), None)
         if tcp is not None:
             self._tree(tcp, bits)
         return bits
@@ -136,10 +156,17 @@ class Store:
     workers started through index_worker, analysis_worker and dissect_worker."""
 
     def __init__(self, path: str) -> None:
+        _give_back_big_allocations()
         self.path = path
         self.index = FrameIndex(path)          # raises CaptureError at once
         self.cap: Capture | None = None
         self.state = CaptureState()
+        # Reassembled TCP PDUs and IP datagrams are read back from their frames when a
+        # frame is dissected again, instead of all being kept in memory (tens of MB on a
+        # big capture): the dissectors' state slots, created before they would be
+        self.state.slot("tcp_reassembly", lambda: TcpReassembly(reread=self._frame_bytes))
+        for key in REASSEMBLERS:
+            self.state.slot(key, lambda: Reassembler(reread=self._frame_bytes))
         self.passed = 0                        # frames dissected in order so far
         self.cancel = threading.Event()
         self.stage = "index"                   # what the background work is doing
@@ -154,6 +181,7 @@ class Store:
         self._annotate: ColumnAnnotator | None = None
         self._findings: FindingAnnotator | None = None
         self._secrets_seen = 0
+        self._reads = 0                        # frames read out of order since a release
         # frame.protocols of each frame the in-order dissection passed, as an id into
         # layer_paths (the statistics view's protocol hierarchy): 2 bytes a frame
         self.layer_paths: list[tuple[str, ...]] = []
@@ -169,6 +197,7 @@ class Store:
             if on_progress is not None:
                 on_progress()
             self._rest()
+        gc.freeze()     # the modules and the app's widgets: see _settle
         self.index.build(progress=progress, cancel=self.cancel)
         if self.index.error:
             self.error = self.index.error
@@ -195,9 +224,8 @@ class Store:
         # The pass read every frame through the file mapping: hand those pages back (they
         # stay in the page cache), so resident memory is the store, not the file.
         self.index.release(0, len(self.index))
-        _trim_heap()
-        gc.freeze()
-        self._annotate = ColumnAnnotator(cap)
+        _settle()
+        self._annotate = ColumnAnnotator(cap, timestamps=True)
         self._findings = FindingAnnotator(cap)
         self.cap = cap
         with self._lock:
@@ -211,12 +239,15 @@ class Store:
         labels = self.state.slot("tls_keylog", dict)
         i = 0
         last_report = 0.0
+        settle_at = SETTLE_EVERY
         while not self.cancel.is_set():
             n = len(idx)
+            if i >= settle_at:
+                settle_at = i + SETTLE_EVERY
+                _settle()
             if i >= n:
                 if idx.finished.is_set() and i >= len(idx):
-                    _trim_heap()   # the per-frame lists the dissectors grew from are gone
-                    gc.freeze()
+                    _settle()
                     return
                 time.sleep(0.01)
                 continue
@@ -236,10 +267,12 @@ class Store:
                         iface_name=self._iface_name(f.iface), state=self.state, tree=False)
                     self.state.prev_displayed_ts_ns = f.ts_ns
                     self.path_of[i - 1] = self._path_id(pkt.layers)
-                    if self._ui_waiting:
-                        break
+                    if self._ui_waiting or time.monotonic() < self._quiet_until:
+                        break     # a key came in: rest now, not at the batch's end
                 self.passed = i
-            self.index.release(start, i)   # pages behind us: see analyze()
+            # Pages behind us (see analyze()), from the frame before this batch: a release
+            # stops short of the page its last frame starts in, which may hold more of it.
+            self.index.release(max(start - 1, 0), i)
             while self._ui_waiting and not self.cancel.is_set():
                 time.sleep(0.0005)   # a screen is being drawn: let it have the state
             self._rest()
@@ -291,6 +324,28 @@ class Store:
     def indexing(self) -> bool:
         return not self.index.finished.is_set()
 
+    def _frame_bytes(self, number: int) -> bytes | None:
+        """Frame `number`'s captured bytes, for the dissectors' reassembly (it never
+        raises: a frame that cannot be read is None)."""
+        try:
+            data = self.index.frame(number - 1)
+        except (CaptureError, IndexError, OSError, ValueError):
+            return None
+        self._read_out_of_order()
+        return data
+
+    def _read_out_of_order(self) -> None:
+        """Count a frame read at random; now and then, let the file's pages go.
+
+        Why: a read through the file's mapping makes the kernel map the pages around it
+        too (64 kB), which count as this process's resident memory until released: a few
+        hundred screens or reassembled PDUs read back would hold tens of MB. Releasing the
+        whole mapping when nothing much is mapped costs well under a millisecond."""
+        self._reads += 1
+        if self._reads >= RELEASE_EVERY:
+            self._reads = 0
+            self.index.release(0, len(self.index))
+
     def _iface_name(self, iface: int) -> str:
         ifs = self.index.interfaces
         if self.index.format != "pcapng" or not 0 <= iface < len(ifs):
@@ -315,6 +370,7 @@ class Store:
         a filter worker through FilterSource)."""
         idx = self.index
         f = idx.raw_frame(row)
+        self._read_out_of_order()
         prev = int(idx.ts_ns[row - 1]) if row > 0 else f.ts_ns
         self._wait(1)
         try:
@@ -395,16 +451,39 @@ class Store:
         self.cancel.set()
 
 
-def _trim_heap() -> None:
-    """Give the first pass's freed temporaries back to the OS (glibc keeps them otherwise).
+def _give_back_big_allocations() -> None:
+    """Fixed malloc thresholds, before the workers start (as the live store does).
 
-    Callers then gc.freeze(): the objects built so far (the store's, the dissectors' state)
-    live as long as the capture is open, and a full collection walking them all would pause
-    a key by tens of milliseconds."""
+    Why: the index, the first pass's hand-over and the in-order dissection allocate and
+    free big blocks from several threads. glibc raises its mmap threshold each time a big
+    block is freed, so later ones come from the heaps, one per thread, where freed space
+    stays resident between live blocks (tens of MB over a million frames). A fixed
+    threshold sends big blocks to mmap, given back on free, and two heaps in all fragment
+    less than one per thread."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, MMAP_THRESHOLD)      # M_MMAP_THRESHOLD
+        libc.mallopt(-1, MMAP_THRESHOLD)      # M_TRIM_THRESHOLD
+        libc.mallopt(-8, 2)                   # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
+def _settle() -> None:
+    """Give freed memory back to the OS, and take the objects built so far out of the
+    garbage collector's full collections.
+
+    Why: glibc keeps freed blocks (the first pass's result as it came through the pipe, the
+    in-order dissection's temporaries and evicted PDUs) in its heap, where they count as
+    resident memory until trimmed: tens of MB on a million frames. And a full collection
+    walks every tracked object: the modules, the app's widgets, the store's and the
+    dissectors' state are tens of thousands, a pause of tens of ms that a key would wait
+    for. They live as long as the capture is open; frozen, they are not walked again."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+    gc.freeze()
 
 
 class FilterSource:
