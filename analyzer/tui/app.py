@@ -143,12 +143,14 @@ class WirelensApp(App):
         self._tick()
 
     async def _await_first_rows(self) -> None:
-        """The first screen (firstpaint.py) shows the opening rows: wait, before the app's
-        first frame, until the list can show them too, instead of flashing an empty list."""
+        """The first screen (firstpaint.py) shows the opening rows: the list takes their
+        cells from it and waits, before the app's first frame, until the index has them too,
+        instead of flashing an empty list."""
         store = self.store
+        store.seed_rows(self.first_screen.cells)
         deadline = time.monotonic() + FIRST_SCREEN_HOLD
-        while not store.passed and time.monotonic() < deadline and store.error is None \
-                and not (store.index.finished.is_set() and not len(store)):
+        while not len(store) and time.monotonic() < deadline and store.error is None \
+                and not store.index.finished.is_set():
             await asyncio.sleep(0.002)      # the workers start from this loop
 
     async def on_event(self, event: events.Event) -> None:

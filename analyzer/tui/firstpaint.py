@@ -39,9 +39,11 @@ _NAMES = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
 class FirstScreen:
     """A painted first screen, until the app takes the terminal over."""
 
-    def __init__(self, tty_in: int, saved: list) -> None:
+    def __init__(self, tty_in: int, saved: list,
+                 cells: dict[int, tuple[str, str, str, str, str]]) -> None:
         self.tty_in = tty_in
         self.saved = saved
+        self.cells = cells          # the painted rows' packet cells, by row (0-based)
         self.handed = False
         self.released = False
 
@@ -108,8 +110,11 @@ def _styled(text: str, sgr: str) -> str:
     return f"\x1b[0;{sgr}m{text}\x1b[0m" if sgr else f"\x1b[0m{text}"
 
 
-def screen_lines(path: str, width: int, height: int, mode: str) -> list[str] | None:
-    """The first screen's lines for a `width` x `height` terminal (None: nothing to show)."""
+def screen_lines(path: str, width: int, height: int, mode: str,
+                 cells: dict[int, tuple[str, str, str, str, str]] | None = None
+                 ) -> list[str] | None:
+    """The first screen's lines for a `width` x `height` terminal (None: nothing to show).
+    `cells`, if given, receives each painted row's packet cells (see Store.seed_rows)."""
     list_height = max(6, (height - 1) // 2)      # wirelens.tcss: the list and the panes share
     try:
         reader = open_capture(path)
@@ -132,7 +137,10 @@ def screen_lines(path: str, width: int, height: int, mode: str) -> list[str] | N
                             prev if prev is not None else f.ts_ns,
                             iface.precision if iface else 6)
             prev = f.ts_ns
-            src, dst, proto, info, damage = packet_cells(pkt)
+            packet = packet_cells(pkt)
+            if cells is not None:
+                cells[number - 1] = packet
+            src, dst, proto, info, damage = packet
             rows.append(((str(number), t, src, dst, proto, str(f.origlen), info),
                          "bad" if damage == "malformed" else by_protocol(proto)))
             if number >= list_height - 1:
@@ -141,11 +149,11 @@ def screen_lines(path: str, width: int, height: int, mode: str) -> list[str] | N
         return None
     widths = column_widths(width, len(rows), "r")
     lines = [_styled(line_text(HEADINGS, widths, width), "1;7")]
-    for i, (cells, rule) in enumerate(rows):
+    for i, (texts, rule) in enumerate(rows):
         sgr = rule_sgr(rule, mode)
         if i == 0:                                # the cursor starts on the first frame
             sgr = ";".join(p for p in (sgr, "1;7") if p)
-        lines.append(_styled(line_text(cells, widths, width), sgr))
+        lines.append(_styled(line_text(texts, widths, width), sgr))
     status = line_text((f" {os.path.basename(path)}  starting…",), [width], width)
     return lines + [""] * (height - 2 - len(lines)) + [_styled(status, "7")]
 
@@ -166,7 +174,8 @@ def paint(path: str) -> FirstScreen | None:
     mode = colour_mode()
     if mode == "none" and os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
         return None
-    lines = screen_lines(path, width, height, mode)
+    cells: dict[int, tuple[str, str, str, str, str]] = {}
+    lines = screen_lines(path, width, height, mode, cells)
     if lines is None:
         return None
     quiet = list(saved)
@@ -174,7 +183,7 @@ def paint(path: str) -> FirstScreen | None:
     out = [_ALT_ON, _HIDE, "\x1b[H\x1b[2J"]
     out += [f"\x1b[{y + 1};1H{line}" for y, line in enumerate(lines) if line]
     out.append(SYNC_BEGIN)           # hold this screen until the app's first frame
-    screen = FirstScreen(sys.stdin.fileno(), saved)
+    screen = FirstScreen(sys.stdin.fileno(), saved, cells)
     try:
         # Ctrl-C waits until the terminal is in a state abandon() knows how to undo
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})

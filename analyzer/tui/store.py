@@ -416,6 +416,12 @@ class Store:
         return Row(row + 1, self.time_text(row, time_fmt, prev_shown), src, dst, proto,
                    int(self.index.origlens[row]), info, self.rule(row, proto, damage))
 
+    def seed_rows(self, cells: dict[int, tuple[str, str, str, str, str]]) -> None:
+        """Rows of the opening frames that another in-order dissection of them already
+        made (the first screen's: firstpaint.py), shown before this store's own gets there."""
+        with self._lock:
+            self._rows.update(cells)
+
     def rule(self, row: int, proto: str, damage: str = "") -> str:
         """The first of Wireshark's default colouring rules the row matches ("" none)."""
         cap = self.cap
