@@ -424,6 +424,53 @@ def test_keys_while_the_window_moves_fast(tmp_path):
         store.join()
 
 
+def test_painted_lines_stay_out_of_rich_caches(tmp_path):
+    """The screen cuts every list line where the scrollbar begins; a line cut inside a
+    segment whose text has a character outside rich's single-width set (Info's →, …) goes
+    through rich's cache of 16k cut segments, which kept the last 16k lines shown alive
+    (16 MB that took the first minutes of a live capture to fill). The list's lines end a
+    segment there: hundreds of new lines painted add (almost) nothing to that cache."""
+    from rich.segment import Segment
+
+    from analyzer.tui.live_app import LiveApp
+    from analyzer.tui.live_store import LiveStore
+    from analyzer.tui.packet_list import PacketList
+    path = tmp_path / "busy.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    store = LiveStore(None, str(path), name=str(path), ring_packets=200)
+    painted: set[str] = set()
+
+    async def main() -> int:
+        app = LiveApp(store)
+        async with app.run_test(size=(80, 24)) as pilot:
+            plist = app.query_one(PacketList)
+            await pilot.pause(0.3)
+            before = Segment._split_cells.cache_info().currsize
+            n = 0
+            for i in range(40):
+                _append(path, n, 25)
+                n += 25
+                await _until(pilot, lambda: store.passed == min(n, 200))
+                await pilot.pause(0.15)
+                painted.update(line.text for line in app.screen._compositor.render_strips()
+                               if "→" in line.text)
+                if i % 10 == 9:
+                    _send_key(app, "k")           # a selected row: its details too
+                    await pilot.pause(0.2)
+                    _send_key(app, "end")
+            assert plist.count >= 200 and plist.scrollable_content_region.width < 80
+            grown = Segment._split_cells.cache_info().currsize - before
+            await pilot.press("q")
+            return grown
+    try:
+        grown = asyncio.run(main())
+    finally:
+        store.close()
+        store.join()
+    assert len(painted) > 150
+    assert grown < 20, grown
+
+
 def test_app_views_work_on_the_window(tmp_path):
     """Findings, conversations, statistics, DNS, TLS, timeline, follow stream and a filter,
     on the window of a live capture whose ring has already let frames go."""
