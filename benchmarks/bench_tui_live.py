@@ -16,12 +16,18 @@ reported apart. After the traffic, Ctrl-C stops the capture and the app is asked
 - how far the analysis and the in-order dissection were behind when the traffic stopped,
   and how long the app took to catch up.
 
---memory SECONDS runs one long capture at 20k packets/s with the default ring (1,000,000
-frames) and samples the app's resident memory every 10 s after the first minute;
+--memory SECONDS runs one long capture at 20k packets/s (--memory-rate) with the default
+ring (1,000,000 frames). The resident memory of the app's process and of its analysis
+worker (a child process) are sampled every second from outside, with the load average:
+the UI process's RSS every 10 s after the first minute (it must stay flat within 10%), and
+per minute the highest RSS of each process and of both together (RSS counts the ring, which
+both map, twice; PSS counts it once). --diagnose FILE (debug) has the app write what its
+memory is made of every 10 s (see Diagnosis), with --tracemalloc N allocation tracebacks.
 --eviction-ring N adds a shorter run with --ring-packets N, to show frames leaving the ring.
 
     sudo python3 benchmarks/bench_tui_live.py [--rates 20000,50000,100000] [--seconds 10]
-        [--backend dumpcap|tcpdump|afpacket] [--memory 600] [--eviction-ring 200000]
+        [--backend dumpcap|tcpdump|afpacket] [--memory 600] [--memory-rate 20000]
+        [--eviction-ring 200000] [--diagnose FILE [--tracemalloc FRAMES]]
 """
 from __future__ import annotations
 
@@ -96,6 +102,103 @@ def rss_kib(pid: str = "self", field: str = "VmRSS") -> int:
     return 0
 
 
+class Diagnosis:
+    """--diagnose FILE: what the app's memory is made of, as JSON lines appended to FILE
+    every 10 s (debug only: tracemalloc slows the app down). Anonymous memory split into
+    the brk heap and other anonymous maps, glibc's own count of what is in use and free
+    (mallinfo2), CPython's allocated blocks, the collector's objects, and tracemalloc's
+    biggest differences against its first snapshot after the first minute."""
+
+    def __init__(self, path: str, store, frames: int) -> None:
+        import ctypes
+        import tracemalloc
+
+        class Mallinfo2(ctypes.Structure):
+            _fields_ = [(n, ctypes.c_size_t) for n in (
+                "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                "uordblks", "fordblks", "keepcost")]
+        self.libc = ctypes.CDLL("libc.so.6")
+        self.libc.mallinfo2.restype = Mallinfo2
+        self.path, self.store, self.tm = path, store, tracemalloc
+        self.base_snap = None
+        self.caches: dict[str, object] = {}
+        if frames:
+            tracemalloc.start(frames)
+
+    def find_caches(self) -> None:
+        """functools caches of the libraries and ours, by name (module-level functions and
+        methods), to see which ones fill up."""
+        for mod in list(sys.modules.values()):
+            name = getattr(mod, "__name__", "")
+            if not name.startswith(("rich", "textual", "analyzer", "dissectors")):
+                continue
+            for attr, obj in list(vars(mod).items()):
+                found = [(attr, obj)]
+                if isinstance(obj, type) and obj.__module__ == name:
+                    found += [(f"{attr}.{k}", getattr(v, "__func__", v))
+                              for k, v in vars(obj).items()]
+                for label, f in found:
+                    if hasattr(f, "cache_info"):
+                        self.caches[f"{name}.{label}"] = f
+
+    @staticmethod
+    def smaps() -> dict[str, int]:
+        """Resident KiB of the brk heap, other anonymous maps, and each named kind."""
+        out = {"heap": 0, "anon_maps": 0, "shmem": 0, "file": 0, "stack": 0}
+        name = ""
+        for line in Path("/proc/self/smaps").read_text().splitlines():
+            head = line.split()
+            if not head[0].endswith(":") or "-" in head[0]:
+                name = head[5] if len(head) > 5 else ""
+                continue
+            if head[0] == "Rss:":
+                kib = int(head[1])
+                if name == "[heap]":
+                    out["heap"] += kib
+                elif name.startswith("[stack"):
+                    out["stack"] += kib
+                elif name == "":
+                    out["anon_maps"] += kib
+                elif name.startswith("/memfd:"):
+                    out["shmem"] += kib
+                else:
+                    out["file"] += kib
+        return out
+
+    def sample(self, t: float) -> None:
+        import gc
+        from collections import Counter
+        mi = self.libc.mallinfo2()
+        objects = gc.get_objects()
+        types = Counter(type(o).__qualname__ for o in objects).most_common(15)
+        st = self.store
+        rec = {"t": round(t), "rss": rss_kib(), "anon": rss_kib(field="RssAnon"),
+               **self.smaps(), "blocks": sys.getallocatedblocks(),
+               "malloc_arena": mi.arena >> 10, "malloc_mmap": mi.hblkhd >> 10,
+               "malloc_used": mi.uordblks >> 10, "malloc_free": mi.fordblks >> 10,
+               "gc_objects": len(objects), "types": types, "restarts": st.restarts,
+               "rows_cached": len(st._rows), "next": st.next, "base": st.base,
+               "indexed": st.ring.indexed, "threads": threading.active_count()}
+        del objects
+        if not self.caches:
+            self.find_caches()
+        sizes = sorted(((f.cache_info().currsize, name) for name, f in self.caches.items()),
+                       reverse=True)
+        rec["caches"] = [(name, n) for n, name in sizes[:8]]
+        if self.tm.is_tracing() and t >= 60:
+            snap = self.tm.take_snapshot()
+            if self.base_snap is None:
+                self.base_snap = snap
+            else:
+                diff = snap.compare_to(self.base_snap, "traceback")[:12]
+                rec["tracemalloc"] = [
+                    {"kib": d.size_diff >> 10, "count": d.count_diff,
+                     "where": [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}"
+                               for f in d.traceback]} for d in diff]
+        with open(self.path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+
 def inner(args: argparse.Namespace) -> int:
     """Run the app on b0 until the outer process writes a line on stdin; print JSON. Keys
     are counted from the first packet on (the ones before are the app warming up)."""
@@ -144,14 +247,14 @@ def inner(args: argparse.Namespace) -> int:
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
     out: dict = {}
+    diag = Diagnosis(args.diagnose, store, args.tracemalloc) if args.diagnose else None
 
     async def drive() -> None:
         app = LiveApp(store)
         async with app.run_test(size=(80, 24)) as pilot:
             print("READY", flush=True)
             t0 = time.monotonic()
-            samples: list[tuple[float, int]] = []
-            next_key = next_sample = 0.0
+            next_key = next_diag = 0.0
             k = 0
             while not stop.is_set():
                 now = time.monotonic() - t0
@@ -159,12 +262,9 @@ def inner(args: argparse.Namespace) -> int:
                     press(app, KEYS[k % len(KEYS)])
                     k += 1
                     next_key = now + KEY_EVERY_S
-                if args.sample and now >= next_sample:
-                    worker = store.worker.proc.pid if store.worker is not None and \
-                        store.worker.proc is not None else 0
-                    samples.append((now, rss_kib(), rss_kib(field="RssAnon"),
-                                    rss_kib(field="RssShmem"), rss_kib(str(worker))))
-                    next_sample = now + args.sample
+                if diag is not None and now >= next_diag:
+                    diag.sample(now)
+                    next_diag = now + 10.0
                 await pilot.pause(0.05)
             t_stop = time.monotonic()
             behind = store.ring.indexed - store.ring.analyzed
@@ -186,7 +286,7 @@ def inner(args: argparse.Namespace) -> int:
                        trim_ms=store.trim_s * 1000,
                        keys=len(lat), key_median_ms=statistics.median(lat) if lat else None,
                        key_p95_ms=sorted(lat)[int(0.95 * (len(lat) - 1))] if lat else None,
-                       key_max_ms=max(lat) if lat else None, rss=samples,
+                       key_max_ms=max(lat) if lat else None,
                        slowest=sorted(((round(dt * 1000), key) for key, dt in
                                        TimedList.latencies), reverse=True)[:4],
                        warmup=[round(dt * 1000) for _key, dt in warmup],
@@ -211,10 +311,64 @@ def sh(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True)
 
 
+def memory_kib(pid: int) -> dict[str, int]:
+    """A process's resident memory (KiB): all of it, anonymous, shared (the ring), and its
+    proportional share (PSS: pages it shares with the other process count half)."""
+    out = {"rss": rss_kib(str(pid)), "anon": rss_kib(str(pid), "RssAnon"),
+           "shmem": rss_kib(str(pid), "RssShmem"), "pss": 0}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                out["pss"] = int(line.split()[1])
+    except OSError:
+        pass
+    return out
+
+
+def worker_of(pid: int) -> int:
+    """The app's analysis worker process (a child running incremental --worker), or 0."""
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"--worker" in argv:
+                return int(child)
+    return 0
+
+
+class Sampler(threading.Thread):
+    """From outside (so the app's interpreter is not disturbed): the app's and its
+    analysis worker's memory and the load average, every second."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.samples: list[dict] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        t0 = time.monotonic()
+        worker = 0
+        while not self.done.wait(max(0.0, len(self.samples) + 1 - (time.monotonic() - t0))):
+            if not worker or not Path(f"/proc/{worker}").exists():
+                worker = worker_of(self.pid)
+            self.samples.append({"t": time.monotonic() - t0, "ui": memory_kib(self.pid),
+                                 "worker": memory_kib(worker) if worker else None,
+                                 "load": os.getloadavg()[0]})
+
+
 def run(nss: tuple[str, str], rate: int, seconds: float, backend: str | None, ring: int,
-        sample: float = 0.0) -> dict:
+        sample: bool = False, diagnose: str = "", tracemalloc: int = 0) -> dict:
     argv = ["ip", "netns", "exec", nss[1], sys.executable, str(Path(__file__).resolve()),
-            "--inner", "--ring", str(ring), "--sample", str(sample)]
+            "--inner", "--ring", str(ring)]
+    if diagnose:
+        argv += ["--diagnose", diagnose, "--tracemalloc", str(tracemalloc)]
     if backend:
         argv += ["--backend", backend]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -224,6 +378,9 @@ def run(nss: tuple[str, str], rate: int, seconds: float, backend: str | None, ri
     if "READY" not in line:
         app.kill()
         raise SystemExit(f"the app did not start: {line} {app.stderr.read()[-2000:]}")
+    sampler = Sampler(app.pid)
+    if sample:
+        sampler.start()
     time.sleep(1.0)
     gen = subprocess.run(["ip", "netns", "exec", nss[0], sys.executable, "-c", GENERATOR,
                           str(rate), str(seconds), "10.99.0.2", str(PORT)],
@@ -232,9 +389,11 @@ def run(nss: tuple[str, str], rate: int, seconds: float, backend: str | None, ri
     time.sleep(0.5)
     app.stdin.write("stop\n")
     app.stdin.flush()
+    sampler.done.set()      # the traffic has stopped: the rest is the app catching up
     out, err = app.communicate(timeout=900)
     result = json.loads(out.strip().splitlines()[-1])
-    result.update(sent=int(sent), gen_s=float(gen_s), rate=rate)
+    result.update(sent=int(sent), gen_s=float(gen_s), rate=rate, memory=sampler.samples,
+                  load=os.getloadavg()[0])
     if app.returncode:
         result["error"] = err[-500:]
     return result
@@ -255,31 +414,66 @@ def report(r: dict) -> None:
           f"{r['caught_up_s']:.1f} s after | window: frames {r['first_number']}-"
           f"{r['last_number']} | last snapshot took {r['refresh_s'] * 1000:.0f} ms, "
           f"the longest heap trim {r['trim_ms']:.1f} ms"
+          + f" | load average at the end {r['load']:.2f}"
           + (f" | ERROR {r['error']}" if r.get("error") else ""), flush=True)
 
 
+def _spread(vals: list[float]) -> str:
+    lo, hi = min(vals), max(vals)
+    return f"min {lo:.1f}, max {hi:.1f} MiB, spread {100 * (hi - lo) / lo:.1f}% of the minimum"
+
+
 def report_memory(r: dict, seconds: float) -> None:
-    parts = [x for x in r["rss"] if x[0] >= 60]
-    samples = [(x[0], x[1]) for x in parts]
-    if not samples:
+    """The long capture's memory: the UI process every 10 s after the first minute (the
+    figure that must stay flat within 10%), and per minute the highest of each process and
+    of both together, as RSS and as PSS (which counts the ring, mapped by both, once)."""
+    mib = 1 / 1024
+    after = [m for m in r["memory"] if m["t"] >= 60]
+    if not after:
         print("memory: no samples after the first minute")
         return
-    vals = [kib / 1024 for _t, kib in samples]
-    lo, hi = min(vals), max(vals)
-    print(f"memory over {seconds:.0f} s at 20k pps, ring {r['window']} frames kept "
-          f"(frames {r['first_number']}-{r['last_number']} of {r['captured']}): RSS sampled "
+    tens = after[::10]
+    vals = [m["ui"]["rss"] * mib for m in tens]
+    print(f"memory over {seconds:.0f} s at {r['rate']} pps, ring {r['window']} frames kept "
+          f"(frames {r['first_number']}-{r['last_number']} of {r['captured']}): UI process RSS "
           f"every 10 s after the first minute: {len(vals)} samples, first {vals[0]:.1f} MiB, "
-          f"last {vals[-1]:.1f} MiB, min {lo:.1f}, max {hi:.1f} MiB, spread "
-          f"{100 * (hi - lo) / lo:.1f}% of the minimum", flush=True)
-    print("        samples (s, MiB): " + ", ".join(f"{t:.0f}:{kib / 1024:.0f}"
-                                                  for t, kib in samples), flush=True)
-    anon = [x[2] / 1024 for x in parts]
-    shm = [x[3] / 1024 for x in parts]
-    worker = [x[4] / 1024 for x in parts]
-    print(f"        of which the ring's shared memory {min(shm):.0f}-{max(shm):.0f} MiB, the "
-          f"rest of the process {min(anon):.0f}-{max(anon):.0f} MiB; the analysis worker "
-          f"process (separate) {min(worker):.0f}-{max(worker):.0f} MiB at the samples",
-          flush=True)
+          f"last {vals[-1]:.1f} MiB, {_spread(vals)}; every 1 s: "
+          f"{_spread([m['ui']['rss'] * mib for m in after])}", flush=True)
+    print("        samples (s:MiB): " + ", ".join(
+        f"{m['t']:.0f}:{m['ui']['rss'] * mib:.0f}" for m in tens), flush=True)
+    print(f"        of which the ring's shared memory "
+          f"{min(m['ui']['shmem'] for m in after) * mib:.0f}-"
+          f"{max(m['ui']['shmem'] for m in after) * mib:.0f} MiB, the rest of the process "
+          f"(anonymous) {_spread([m['ui']['anon'] * mib for m in after])}", flush=True)
+    print("        per minute, the highest of its 1-s samples (MiB; the worker's anonymous "
+          "memory lowest-highest: idle between snapshots, then analysing one; it maps the "
+          "ring too, so RSS counts the ring twice, PSS once):", flush=True)
+    print("        minute |  UI rss  anon |  worker rss     anon | UI+worker rss   pss | "
+          "load avg", flush=True)
+    minutes: dict[int, list[dict]] = {}
+    for m in r["memory"]:
+        minutes.setdefault(int(m["t"] // 60), []).append(m)
+    totals = []
+    for k, ms in sorted(minutes.items()):
+        w = [m["worker"] or {"rss": 0, "anon": 0, "pss": 0} for m in ms]
+        both_rss = max(m["ui"]["rss"] + x["rss"] for m, x in zip(ms, w)) * mib
+        both_pss = max(m["ui"]["pss"] + x["pss"] for m, x in zip(ms, w)) * mib
+        whole = len(ms) >= 50
+        if k >= 1 and whole:
+            totals.append((both_rss, both_pss, max(x["rss"] for x in w) * mib,
+                           max(m["ui"]["rss"] for m in ms) * mib))
+        print(f"        {k + 1:>6} | {max(m['ui']['rss'] for m in ms) * mib:>7.0f} "
+              f"{max(m['ui']['anon'] for m in ms) * mib:>5.0f} | "
+              f"{max(x['rss'] for x in w) * mib:>11.0f} "
+              f"{min(x['anon'] for x in w) * mib:>3.0f}-{max(x['anon'] for x in w) * mib:<4.0f} | "
+              f"{both_rss:>13.0f} {both_pss:>5.0f} | {min(m['load'] for m in ms):.1f}-"
+              f"{max(m['load'] for m in ms):.1f}" + ("" if whole else f" ({len(ms)} s only)"),
+              flush=True)
+    if totals:
+        print(f"        whole minutes after the first, per-minute highest: UI RSS "
+              f"{_spread([t[3] for t in totals])}; worker RSS {_spread([t[2] for t in totals])}; "
+              f"UI+worker RSS {_spread([t[0] for t in totals])}; UI+worker PSS "
+              f"{_spread([t[1] for t in totals])}", flush=True)
 
 
 def main() -> int:
@@ -289,9 +483,13 @@ def main() -> int:
     ap.add_argument("--backend", choices=("dumpcap", "tcpdump", "afpacket"))
     ap.add_argument("--memory", type=float, default=0.0, metavar="SECONDS")
     ap.add_argument("--eviction-ring", type=int, default=0, metavar="N")
+    ap.add_argument("--memory-rate", type=int, default=20000, metavar="PPS")
+    ap.add_argument("--diagnose", default="", metavar="FILE",
+                    help="debug: JSON lines on what the app's memory is made of (see Diagnosis)")
+    ap.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                    help="with --diagnose: trace allocations with this many frames")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--ring", type=int, default=1_000_000, help=argparse.SUPPRESS)
-    ap.add_argument("--sample", type=float, default=0.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner:
         return inner(args)
@@ -325,7 +523,9 @@ def main() -> int:
                   f"{r['first_number']}-{r['last_number']} of {r['captured']} captured",
                   flush=True)
         if args.memory:
-            r = run(nss, 20000, args.memory, args.backend, 1_000_000, sample=10.0)
+            r = run(nss, args.memory_rate, args.memory, args.backend, 1_000_000, sample=True,
+                    diagnose=os.path.abspath(args.diagnose) if args.diagnose else "",
+                    tracemalloc=args.tracemalloc)
             report(r)
             report_memory(r, args.memory)
     finally:

@@ -145,6 +145,47 @@ def test_incremental_pass_on_the_corpus(corpus_dir):
     assert checked > 50
 
 
+def test_slow_path_state_keeps_only_the_frames_of_the_ring(tmp_path, monkeypatch):
+    """A frame for the slow path now and then (an IPv4 header with options): the slow
+    path's per-frame records, indexed by frame number, would otherwise grow with every
+    frame captured (each slow frame extends them to its number). Those of frames that
+    left the ring are let go; the window is still what the file pass gives its frames."""
+    from analyzer.engine import incremental as inc
+    monkeypatch.setattr(inc, "FORGET_EVERY", 64)
+    path = tmp_path / "options.pcap"
+    records = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    n = 6000
+    for i in range(n):
+        data = _udp_frame(i)
+        if i % 7 == 3:       # the same datagram with four option bytes (NOP NOP NOP EOL)
+            ip = bytearray(data[14:34])
+            ip[0], ip[3] = 0x46, ip[3] + 4
+            data = data[:14] + bytes(ip) + b"\x01\x01\x01\x00" + data[34:]
+        records.append(struct.pack("<IIII", 1_700_000_000 + i // 1000, (i % 1000) * 1000,
+                                   len(data), len(data)) + data)
+    path.write_bytes(b"".join(records))
+    idx = FrameIndex(str(path)).build()
+    ring = FrameRing(300)
+    eng = IncrementalPass(ring, CaptureFile(str(path)), idx.interfaces, idx.format)
+    for pos in range(0, n, 100):
+        if ring.protect + ring.capacity - ring.indexed < 100:
+            ring.move(base=eng.snapshot(str(path)).base)
+        ring.append(idx.offsets[pos:pos + 100].copy(), idx.caplens[pos:pos + 100].copy(),
+                    idx.origlens[pos:pos + 100].copy(), idx.ts_ns[pos:pos + 100].copy(),
+                    idx.ifaces[pos:pos + 100].copy())
+        while eng.step():
+            pass
+        ring.move(base=eng.snapshot(str(path)).base)
+    snap = eng.snapshot(str(path))
+    ref = first_pass(str(path))
+    assert snap.base == n - 300 and (ref.cols.flags[3::7] & 0x0100).all()   # slow rows
+    compare(snap, ref, whole=False)
+    last = max(i for i in range(n) if i % 7 == 3) + 1           # the last slow frame
+    kept = eng.state._slots["udp"].frame_stream
+    assert len(kept) == last + 1 and len(kept.data) <= 300 + 64 + 100
+    assert kept[last] == 0 and kept[4] == -1      # a recent slow frame's stream; forgotten
+
+
 @pytest.mark.parametrize("name", ["demo.pcapng", "bulk_lossy_sender.pcap"])
 def test_analysis_worker_gives_what_the_process_computes(name):
     """The snapshot analyses in the worker process (on the ring's shared memory, a window
@@ -186,6 +227,49 @@ def test_analysis_worker_gives_what_the_process_computes(name):
         assert np.array_equal(getattr(here.conversations, name_),
                               getattr(there.conversations, name_))
     assert here.flows.state == there.flows.state
+
+
+def _rss_anon_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssAnon")
+
+
+def test_analysis_worker_holds_nothing_between_snapshots(tmp_path):
+    """The worker's own memory after answering stays where it was after its first answers,
+    snapshot after snapshot, while a window of 40k frames moves along 200k: nothing of a
+    window (its analyses' temporaries, the objects of its results) outlives the answer."""
+    from analyzer.engine.incremental import AnalysisWorker
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc")
+    path = tmp_path / "long.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    n, step = 200_000, 10_000
+    _append(path, 0, n)
+    idx = FrameIndex(str(path)).build()
+    ring = FrameRing(40_000)
+    if not ring._maps:
+        pytest.skip("no shared memory ring here")
+    eng = IncrementalPass(ring, CaptureFile(str(path)), idx.interfaces, idx.format)
+    worker = AnalysisWorker(ring)
+    anon = []
+    try:
+        for a in range(0, n, step):
+            ring.append(idx.offsets[a:a + step].copy(), idx.caplens[a:a + step].copy(),
+                        idx.origlens[a:a + step].copy(), idx.ts_ns[a:a + step].copy(),
+                        idx.ifaces[a:a + step].copy())
+            while eng.step():
+                pass
+            snap = eng.snapshot(str(path), worker=worker)
+            assert worker.proc is not None and len(snap.conversations.stream) == 1
+            ring.move(base=snap.base)
+            anon.append(_rss_anon_kib(worker.proc.pid))
+    finally:
+        worker.close()
+    assert snap.base == n - 40_000
+    settled = anon[4]       # after the windows grew to the ring's size
+    assert max(anon[4:]) - settled < 2048, anon
 
 
 def _add(ring: FrameRing, k: int) -> None:
@@ -422,6 +506,53 @@ def test_keys_while_the_window_moves_fast(tmp_path):
     finally:
         store.close()
         store.join()
+
+
+def test_painted_lines_stay_out_of_rich_caches(tmp_path):
+    """The screen cuts every list line where the scrollbar begins; a line cut inside a
+    segment whose text has a character outside rich's single-width set (Info's →, …) goes
+    through rich's cache of 16k cut segments, which kept the last 16k lines shown alive
+    (16 MB that took the first minutes of a live capture to fill). The list's lines end a
+    segment there: hundreds of new lines painted add (almost) nothing to that cache."""
+    from rich.segment import Segment
+
+    from analyzer.tui.live_app import LiveApp
+    from analyzer.tui.live_store import LiveStore
+    from analyzer.tui.packet_list import PacketList
+    path = tmp_path / "busy.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    store = LiveStore(None, str(path), name=str(path), ring_packets=200)
+    painted: set[str] = set()
+
+    async def main() -> int:
+        app = LiveApp(store)
+        async with app.run_test(size=(80, 24)) as pilot:
+            plist = app.query_one(PacketList)
+            await pilot.pause(0.3)
+            before = Segment._split_cells.cache_info().currsize
+            n = 0
+            for i in range(40):
+                _append(path, n, 25)
+                n += 25
+                await _until(pilot, lambda: store.passed == min(n, 200))
+                await pilot.pause(0.15)
+                painted.update(line.text for line in app.screen._compositor.render_strips()
+                               if "→" in line.text)
+                if i % 10 == 9:
+                    _send_key(app, "k")           # a selected row: its details too
+                    await pilot.pause(0.2)
+                    _send_key(app, "end")
+            assert plist.count >= 200 and plist.scrollable_content_region.width < 80
+            grown = Segment._split_cells.cache_info().currsize - before
+            await pilot.press("q")
+            return grown
+    try:
+        grown = asyncio.run(main())
+    finally:
+        store.close()
+        store.join()
+    assert len(painted) > 150
+    assert grown < 20, grown
 
 
 def test_app_views_work_on_the_window(tmp_path):

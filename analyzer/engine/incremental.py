@@ -11,7 +11,8 @@ builds it batch by batch, with the file pass's own code:
   over its size, and the follower waits rather than overwrite rows still on screen.
 - IncrementalPass.step() takes one batch of new frames through summary.py's vectorized fast
   path and its slow path (one CaptureState across batches, so fragments and tunnels come out
-  as in a file), numbers tcp.stream and udp.stream with summary's rules carried across
+  as in a file; the dissectors' per-frame records of frames that left the ring are let go,
+  `forget_frames`), numbers tcp.stream and udp.stream with summary's rules carried across
   batches (a conversation keeps its number; a SYN with a new ISN opens a new one, as
   tshark), and feeds every new TCP segment to one TcpAnalyzer (sans-IO: it just goes on).
   The analyzer runs with values, so acks_frame, RTTs and bytes in flight are kept per row:
@@ -30,6 +31,7 @@ snapshot() from a worker thread.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import mmap
 import os
@@ -38,7 +40,9 @@ import select
 import subprocess
 import sys
 import threading
+import time
 import weakref
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -111,6 +115,32 @@ _PROT_READ, _PROT_RW = 0x1, 0x3
 _MAP_SHARED, _MAP_PRIVATE, _MAP_FIXED, _MAP_ANON = 0x01, 0x02, 0x10, 0x20
 _MAP_FAILED = ctypes.c_void_p(-1).value
 _MADV_DONTNEED = 4
+MMAP_THRESHOLD = 1 << 20  # C allocations from this size on are given back when freed
+
+
+def give_back_big_allocations() -> None:
+    """A capture runs for hours, and every second batches and snapshots allocate and free
+    temporaries (in the UI's process from several threads, in the worker a window's worth
+    at each snapshot): glibc would keep them in one heap per thread, its mmap threshold
+    adapting upwards to the biggest block freed, and resident memory would creep up with
+    fragmentation. Fixed thresholds send big blocks to mmap, returned on free, and two
+    heaps in all fragment less than one per thread."""
+    try:
+        _libc.mallopt(-3, MMAP_THRESHOLD)      # M_MMAP_THRESHOLD
+        _libc.mallopt(-1, MMAP_THRESHOLD)      # M_TRIM_THRESHOLD
+        _libc.mallopt(-8, 2)                   # M_ARENA_MAX
+    except AttributeError:                     # not glibc
+        pass
+
+
+def trim_heap() -> float:
+    """Give the free pages inside the heaps back (malloc_trim); returns the seconds it took."""
+    t = time.perf_counter()
+    try:
+        _libc.malloc_trim(0)
+    except AttributeError:
+        pass
+    return time.perf_counter() - t
 
 
 def _map_twice(fd: int, sizes: list[int], prot: int) -> list[tuple[int, int]]:
@@ -412,6 +442,91 @@ class _Batch:
         return np.frombuffer(self.data, dtype=np.uint8)
 
 
+# -- the dissectors' per-frame records of frames that left the ring ----------------------
+FORGET_EVERY = 1 << 16   # frames dissected between two trims of the per-frame arrays
+
+# The dissectors' per-frame arrays, indexed by frame number (slot -> attribute -> the value
+# a frame that was never stored reads as), and their per-frame dicts keyed (frame, nth).
+PER_FRAME_ARRAYS = {
+    "tcp": {"frame_stream": -1, "frame_facts": 0},
+    "udp": {"frame_stream": -1},
+    "dns": {"frame_tx": -1, "frame_retrans": 0},
+    "tcp_reassembly": {"head": -1, "done": -1, "rin": 0},
+}
+PER_FRAME_DICTS = {"tcp": "extra", "udp": "extra", "dns": "extra"}
+
+
+class FrameWindow:
+    """A per-frame array indexed by frame number that can forget the frames before a point:
+    it answers len(), [number], [number] = v, append and extend as the array it wraps, with
+    the forgotten numbers reading as `fill` (no live view shows them again)."""
+
+    __slots__ = ("data", "start", "fill")
+
+    def __init__(self, data: array | bytearray, fill: int, start: int = 0) -> None:
+        self.data, self.fill, self.start = data, fill, start
+
+    def __len__(self) -> int:
+        return self.start + len(self.data)
+
+    def __getitem__(self, i: int) -> int:
+        j = i - self.start
+        return self.data[j] if j >= 0 else self.fill
+
+    def __setitem__(self, i: int, v: int) -> None:
+        j = i - self.start
+        if j >= 0:
+            self.data[j] = v
+
+    def append(self, v: int) -> None:
+        self.data.append(v)
+
+    def extend(self, values) -> None:
+        self.data.extend(values)
+
+    def forget(self, before: int) -> None:
+        k = before - self.start
+        if k > 0:
+            del self.data[:k]
+            self.start = before
+
+
+def forget_frames(state: CaptureState, before: int) -> None:
+    """Let the dissectors' per-frame records of frames numbered below `before` go."""
+    slots = state._slots
+    for key, attrs in PER_FRAME_ARRAYS.items():
+        obj = slots.get(key)
+        if obj is None:
+            continue
+        for attr, fill in attrs.items():
+            arr = getattr(obj, attr, None)
+            if isinstance(arr, (array, bytearray)):
+                arr = FrameWindow(arr, fill)
+                setattr(obj, attr, arr)
+            if isinstance(arr, FrameWindow):
+                arr.forget(before)
+    for key, attr in PER_FRAME_DICTS.items():
+        d = getattr(slots.get(key), attr, None)
+        if isinstance(d, dict) and d:
+            for k in [k for k in d if k[0] < before]:
+                del d[k]
+
+
+def fresh_state(first_number: int) -> CaptureState:
+    """A CaptureState whose first frame will be `first_number`: its per-frame arrays start
+    there instead of at frame 1 (a restart deep into a capture allocates nothing below)."""
+    from dissectors.dns import DnsState
+    from dissectors.tcp import TcpState
+    from dissectors.tcp_reassembly import TcpReassembly
+    from dissectors.udp import UdpState
+    state = CaptureState()
+    for key, factory in (("tcp", TcpState), ("udp", UdpState), ("dns", DnsState),
+                         ("tcp_reassembly", TcpReassembly)):
+        state.slot(key, factory)
+    forget_frames(state, first_number)
+    return state
+
+
 # -- tcp.stream / udp.stream across batches -------------------------------------------------
 class _Numbering:
     """tcp.stream and udp.stream for frames arriving in order: summary._assign_streams'
@@ -700,7 +815,11 @@ class IncrementalPass:
         self.interfaces, self.format = interfaces, fmt
         self.secrets = secrets if secrets is not None else []
         self.keylog = keylog
-        self.state = CaptureState()       # the slow path's, across batches
+        # The slow path's state, across batches. Its per-frame records are indexed by frame
+        # number: those of frames that left the ring are let go (`_forget`), or a capture
+        # of hours would grow them by some bytes for every frame ever captured.
+        self.state = fresh_state(1)
+        self._forgot = 0
         self.protocol_names = list(BASE_PROTOCOLS)
         self.v6 = _V6Table()
         self.numbering = _Numbering()
@@ -738,6 +857,10 @@ class IncrementalPass:
         values = {name: getattr(cols, name) for name in SUMMARY_COLUMNS}
         values.update(self.tcp.analyze(cols, idx["ts_ns"], a, opts))
         ring.write(a, values, b)
+        base = ring.base       # frames before the window are never dissected again
+        if base - self._forgot >= FORGET_EVERY:
+            self._forgot = base
+            forget_frames(self.state, base + 1)
         return b - a
 
     def _summarize(self, batch: _Batch, first: int) -> tuple[SummaryColumns, _TcpOpts]:
@@ -947,6 +1070,7 @@ def _worker_main(fd: int, capacity: int, layout: list[tuple[str, str]]) -> int:
     """The analysis worker: for each pickled request on stdin, the pickled analyses of that
     window of the ring (see AnalysisWorker)."""
     os.nice(10)
+    give_back_big_allocations()
     register_analyzers()
     dtypes = [(name, np.dtype(dt)) for name, dt in layout]
     maps = _map_twice(fd, [capacity * dt.itemsize for _name, dt in dtypes], _PROT_READ)
@@ -978,9 +1102,14 @@ def _worker_main(fd: int, capacity: int, layout: list[tuple[str, str]]) -> int:
                          irtt_row=req["irtt_row"])
         cap = WindowCapture(req["path"], index, summary, tcp, base=lo,
                             values={name: window[name] for name in VALUE_COLUMNS})
-        pickle.dump(_analyses(cap, req["keylog"]), out, protocol=pickle.HIGHEST_PROTOCOL)
+        got = _analyses(cap, req["keylog"])
+        pickle.dump(got, out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
-        del window, ring, index, summary, tcp, cap
+        # Between two snapshots the worker holds nothing of a window: its objects (some
+        # in cycles through the capture) go now, and the heap pages they freed go back.
+        del window, ring, index, summary, tcp, cap, got, req
+        gc.collect()
+        trim_heap()
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:

@@ -27,11 +27,9 @@ dissectors' per-frame arrays, indexed by frame number, forget the frames before 
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 import time
-from array import array
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,12 +41,14 @@ from analyzer import columns
 from analyzer.capture import CaptureError
 from analyzer.capture.tail import TailIndexer, punch_hole
 from analyzer.engine.annotate import FindingAnnotator
-from analyzer.engine.incremental import (AnalysisWorker, CaptureFile, FrameRing,
-                                         IncrementalPass, WindowCapture, WindowIndex)
+from analyzer.engine.incremental import (FORGET_EVERY, AnalysisWorker, CaptureFile,
+                                         FrameRing, IncrementalPass, WindowCapture,
+                                         WindowIndex, forget_frames, fresh_state,
+                                         give_back_big_allocations, trim_heap)
 from analyzer.engine.summary import (INNER, INNER_TCP, INNER_UDP, IPPROTO_TCP, IPPROTO_UDP,
                                      TRANSPORT)
 from analyzer.textsafe import safe
-from dissectors import CaptureState, dissect_frame
+from dissectors import dissect_frame
 from dissectors.packet import Packet
 from dissectors.tcp import TcpState
 from dissectors.tree import Node
@@ -60,95 +60,11 @@ from .store import (_BAD_TCP, _ICMP_ERRORS, BATCH, PENDING, QUIET, ROW_CACHE, Co
 DEFAULT_RING = 1_000_000
 REFRESH_S = 1.0          # a new snapshot at most this often ...
 REFRESH_SHARE = 0.3      # ... and at most this share of the time spent making them
-FORGET_EVERY = 1 << 16   # frames dissected between two trims of the per-frame arrays
 RATE_WINDOW_S = 2.0      # packets/s is measured over this long
 DISSECT_REST = 1.0       # the in-order dissection sleeps this long per second of work
 BEHIND_S = 10.0          # when it is this far behind the newest packet (capture time) ...
 RESTART_S = 1.0          # ... it starts again this close to it
-MMAP_THRESHOLD = 1 << 20  # C allocations from this size on are given back when freed
 TRIM_EVERY = 10          # snapshots between two malloc_trim calls
-
-# The dissectors' per-frame arrays, indexed by frame number (slot -> attribute -> the value
-# a frame that was never stored reads as), and their per-frame dicts keyed (frame, nth).
-PER_FRAME_ARRAYS = {
-    "tcp": {"frame_stream": -1, "frame_facts": 0},
-    "udp": {"frame_stream": -1},
-    "dns": {"frame_tx": -1, "frame_retrans": 0},
-    "tcp_reassembly": {"head": -1, "done": -1, "rin": 0},
-}
-PER_FRAME_DICTS = {"tcp": "extra", "udp": "extra", "dns": "extra"}
-
-
-class FrameWindow:
-    """A per-frame array indexed by frame number that can forget the frames before a point:
-    it answers len(), [number], [number] = v, append and extend as the array it wraps, with
-    the forgotten numbers reading as `fill` (no live view shows them again)."""
-
-    __slots__ = ("data", "start", "fill")
-
-    def __init__(self, data: array | bytearray, fill: int, start: int = 0) -> None:
-        self.data, self.fill, self.start = data, fill, start
-
-    def __len__(self) -> int:
-        return self.start + len(self.data)
-
-    def __getitem__(self, i: int) -> int:
-        j = i - self.start
-        return self.data[j] if j >= 0 else self.fill
-
-    def __setitem__(self, i: int, v: int) -> None:
-        j = i - self.start
-        if j >= 0:
-            self.data[j] = v
-
-    def append(self, v: int) -> None:
-        self.data.append(v)
-
-    def extend(self, values) -> None:
-        self.data.extend(values)
-
-    def forget(self, before: int) -> None:
-        k = before - self.start
-        if k > 0:
-            del self.data[:k]
-            self.start = before
-
-
-def forget_frames(state: CaptureState, before: int) -> None:
-    """Let the dissectors' per-frame records of frames numbered below `before` go."""
-    slots = state._slots
-    for key, attrs in PER_FRAME_ARRAYS.items():
-        obj = slots.get(key)
-        if obj is None:
-            continue
-        for attr, fill in attrs.items():
-            arr = getattr(obj, attr, None)
-            if isinstance(arr, (array, bytearray)):
-                arr = FrameWindow(arr, fill)
-                setattr(obj, attr, arr)
-            if isinstance(arr, FrameWindow):
-                arr.forget(before)
-    for key, attr in PER_FRAME_DICTS.items():
-        d = getattr(slots.get(key), attr, None)
-        if isinstance(d, dict) and d:
-            for k in [k for k in d if k[0] < before]:
-                del d[k]
-
-
-def fresh_state(first_number: int) -> CaptureState:
-    """A CaptureState whose first frame will be `first_number`: its per-frame arrays start
-    there instead of at frame 1 (a restart deep into a capture allocates nothing below)."""
-    from dissectors.dns import DnsState
-    from dissectors.tcp import TcpState
-    from dissectors.tcp_reassembly import TcpReassembly
-    from dissectors.udp import UdpState
-    state = CaptureState()
-    for key, factory in (("tcp", TcpState), ("udp", UdpState), ("dns", DnsState),
-                         ("tcp_reassembly", TcpReassembly)):
-        state.slot(key, factory)
-    forget_frames(state, first_number)
-    return state
-
 
 class LiveColumnAnnotator(ColumnAnnotator):
     """tcp.analysis.* of a frame from the snapshot's columns: frame numbers count from the
@@ -233,7 +149,7 @@ class LiveStore:
         self.trim_s = 0.0                      # the longest malloc_trim so far
         self.layer_paths: list[tuple[str, ...]] = []     # frame.protocols, by id
         self._path_ids: dict[tuple[str, ...], int] = {}
-        _give_back_big_allocations()
+        give_back_big_allocations()
 
     # --- background work -----------------------------------------------------------------
 
@@ -333,7 +249,7 @@ class LiveStore:
         self.refreshes += 1
         self._release_spool()
         if self.refreshes % TRIM_EVERY == 0:
-            self.trim_s = max(self.trim_s, _trim_heap())
+            self.trim_s = max(self.trim_s, trim_heap())
 
     def _release_spool(self) -> None:
         """Give a spool file's blocks before everything still needed back to the disk."""
@@ -710,31 +626,6 @@ def _stream_protos(ring: FrameRing, lo: int, hi: int) -> np.ndarray:
     tcp = has & (own & (proto == IPPROTO_TCP) | ((flags & INNER_TCP) != 0))
     udp = has & (own & (proto == IPPROTO_UDP) | ((flags & INNER_UDP) != 0))
     return np.where(tcp, IPPROTO_TCP, np.where(udp, IPPROTO_UDP, 0))
-
-
-def _give_back_big_allocations() -> None:
-    """A capture runs for hours, and every second batches and snapshots allocate and free
-    temporaries from several threads: glibc would keep them in one heap per thread (its
-    mmap threshold adapts upwards) and resident memory would creep up with fragmentation.
-    Fixed thresholds send big blocks to mmap, returned on free, and two heaps in all
-    fragment less than one per thread."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, MMAP_THRESHOLD)      # M_MMAP_THRESHOLD
-        libc.mallopt(-1, MMAP_THRESHOLD)      # M_TRIM_THRESHOLD
-        libc.mallopt(-8, 2)                   # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
-
-
-def _trim_heap() -> float:
-    """Give the free pages inside the heaps back (malloc_trim); returns the seconds it took."""
-    t = time.perf_counter()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-    return time.perf_counter() - t
 
 
 class _EmptyIndex:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from rich.cells import split_text
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -299,6 +300,14 @@ class PacketList(ScrollView, can_focus=True):
         cells = (no, r.time, r.source, r.destination, r.protocol, str(r.length), r.info)
         return self._strip(cells, widths, style, width)
 
-    @staticmethod
-    def _strip(cells, widths: list[int], style: Style, width: int) -> Strip:
-        return Strip([Segment(line_text(cells, widths, width), style)], width)
+    def _strip(self, cells, widths: list[int], style: Style, width: int) -> Strip:
+        """One line, `width` cells, in two segments where the vertical scrollbar covers its
+        end: the screen cuts every line there, and rich cuts a segment whose text has a
+        character outside its single-width set (→, …) through a cache of 16k cuts that
+        would keep the last 16k lines shown alive (some 16 MB on a live capture)."""
+        text = line_text(cells, widths, width)
+        shown = self.scrollable_content_region.width
+        if 0 < shown < width:
+            left, right = split_text(text, shown)
+            return Strip([Segment(left, style), Segment(right, style)], width)
+        return Strip([Segment(text, style)], width)
