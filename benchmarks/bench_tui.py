@@ -2,13 +2,14 @@
 list, resident memory with the capture open.
 
     python3 benchmarks/bench_tui.py /tmp/bench/big.pcap [--keys N] [--wait S] [--full]
-                                    [--every S]
+                                    [--every S] [--filter EXPR]...
 
 Runs the real app headless (Textual's run_test, 80x24). Key latency is measured from the
 key event's creation to the packet list painting its last line for it, i.e. what a user
 waits for, split by what the background was doing. With --full, keys are also pressed
 every --every seconds for as long as the in-order dissection runs (not only in a burst at
-its start), so the whole phase is sampled. Every key of 50 ms or more is listed with what
+its start), so the whole phase is sampled; the same while each --filter runs (applied as
+the filter bar does, at the end). Every key of 50 ms or more is listed with what
 overlapped it: a collection of the garbage collector, a details-pane dissection (its
 connection's TCP analysis replayed in a worker), and the load average.
 
@@ -91,7 +92,7 @@ class TimedList(PacketList):
     async def _on_key(self, event) -> None:
         sent = TimedList.sent or mark()
         seen = TimedList.seen if TimedList.seen and TimedList.seen[0] >= sent[0] else None
-        self.pending = (event.time, event.key, phase_of(self.app.store), sent, seen, mark())
+        self.pending = (event.time, event.key, phase_of(self.app), sent, seen, mark())
         await super()._on_key(event)
 
     def render_line(self, y: int):
@@ -110,9 +111,12 @@ class TimedList(PacketList):
         return strip
 
 
-def phase_of(store: Store) -> str:
+def phase_of(app) -> str:
     """What the background is doing; the first pass lasts until its result is handed over
     (store.cap), and the in-order dissection runs from the start alongside it."""
+    store = app.store
+    if app.filter_progress is not None:
+        return "filtering"
     return "indexing" if store.indexing else \
         "first pass" if store.cap is None and store.stage != "cancelled" else \
         "in-order dissection" if store.passed < len(store) else "idle"
@@ -168,9 +172,9 @@ class Intervals:
 class RssSampler(threading.Thread):
     """VmRSS every `period` seconds with the phase and the in-order dissection's frame."""
 
-    def __init__(self, store: Store, period: float = 0.1) -> None:
+    def __init__(self, app, period: float = 0.1) -> None:
         super().__init__(daemon=True)
-        self.store, self.period = store, period
+        self.app, self.store, self.period = app, app.store, period
         self.samples: list[tuple[str, float, int, str]] = []   # phase, MB, passed, load
         self.stop = threading.Event()
 
@@ -179,7 +183,7 @@ class RssSampler(threading.Thread):
             store = self.store
             if store.cap is None:     # the first pass's result is not handed over yet
                 continue
-            self.samples.append((phase_of(store), status_mb().get("VmRSS", 0.0),
+            self.samples.append((phase_of(self.app), status_mb().get("VmRSS", 0.0),
                                  store.passed, load()))
 
     def peak(self, phase: str) -> tuple[float, int, str, int] | None:
@@ -244,7 +248,8 @@ async def press(pilot, keys: int, at: int = 0) -> int:
     return at + keys
 
 
-async def run(path: str, nkeys: int, wait: float, full: bool, every: float) -> None:
+async def run(path: str, nkeys: int, wait: float, full: bool, every: float,
+              filters: list[str]) -> None:
     appmod.PacketList = TimedList   # the app composes this class
     print(f"{load()} at start")
     marks = Intervals()
@@ -255,7 +260,7 @@ async def run(path: str, nkeys: int, wait: float, full: bool, every: float) -> N
     app = appmod.WirelensApp(path)
     async with app.run_test(size=(80, 24)) as pilot:
         store = app.store
-        sampler = RssSampler(store)
+        sampler = RssSampler(app)
         sampler.start()
         while TimedList.first_row_at is None:
             await pilot.pause(0.005)
@@ -287,9 +292,21 @@ async def run(path: str, nkeys: int, wait: float, full: bool, every: float) -> N
             k = await press(pilot, nkeys, k)
             await pilot.pause(0.5)
             print(memory_line("after those keys", n))
+        for text in filters:
+            t1 = time.perf_counter()
+            app.apply_filter(text)
+            while app.filter_progress is not None and time.perf_counter() - t1 < wait:
+                await pilot.pause(every)
+                k = await press(pilot, 1, k)
+            shown = app.query_one(PacketList).count
+            print(f"filter {text!r}: {shown} frames shown after "
+                  f"{time.perf_counter() - t1:.1f} s; {load()}")
+            print(memory_line("after it", n))
+            app.apply_filter("")
+            await pilot.pause(0.5)
         sampler.stop.set()
         sampler.join()
-        for phase in ("in-order dissection", "idle"):
+        for phase in ("in-order dissection", "idle", "filtering"):
             got = sampler.peak(phase)
             if got is not None:
                 mb, passed, ld, count = got
@@ -333,9 +350,13 @@ def main() -> None:
                          "key every --every seconds meanwhile, then measure memory and keys "
                          "again")
     ap.add_argument("--every", type=float, default=1.0,
-                    help="seconds between keys during the in-order dissection (--full)")
+                    help="seconds between keys during the in-order dissection (--full) and "
+                         "filters")
+    ap.add_argument("--filter", action="append", default=[], metavar="EXPR",
+                    help="at the end, apply this display filter as the filter bar does, "
+                         "pressing keys meanwhile, and measure (repeatable)")
     args = ap.parse_args()
-    asyncio.run(run(args.file, args.keys, args.wait, args.full, args.every))
+    asyncio.run(run(args.file, args.keys, args.wait, args.full, args.every, args.filter))
 
 
 if __name__ == "__main__":

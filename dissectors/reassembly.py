@@ -32,6 +32,7 @@ from bisect import bisect_left, insort
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # Per-fragment and per-datagram problem flags (Wireshark's FD_* flags, same meaning).
 OVERLAP = 1        # covers bytes another fragment already supplied
@@ -323,6 +324,16 @@ class Reassembler:
         return Datagram(key, self._dg_frame[i], data, frags, self._dg_flags[i])
 
 
+def read_back(state: Any, reread: Reread) -> None:
+    """Make a capture's reassembly (TCP PDUs, IPv4 and IPv6 datagrams) read what it
+    reassembled back through `reread` instead of keeping it all in memory. Call it on a
+    fresh CaptureState, before the first frame: it creates their state slots."""
+    from .tcp_reassembly import TcpReassembly
+    state.slot("tcp_reassembly", lambda: TcpReassembly(reread=reread))
+    for key in ("ip.reassembly", "ipv6.reassembly"):      # ipv4.py's and ipv6.py's slots
+        state.slot(key, lambda: Reassembler(reread=reread))
+
+
 def _find(reread: Reread, frame: int, piece: bytes) -> int:
     """Where these bytes are in the frame's captured bytes, -1 when they are not."""
     data = reread(frame)
@@ -390,4 +401,5 @@ __all__ = [
     "FrameRuns",
     "Reassembler",
     "Reread",
+    "read_back",
 ]

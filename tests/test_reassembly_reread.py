@@ -22,12 +22,14 @@ import struct
 from contextlib import redirect_stdout
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.cli import main
-from analyzer.engine.firstpass import register_analyzers
+from analyzer.engine import scoped
+from analyzer.engine.firstpass import first_pass, register_analyzers
 from analyzer.output import tree_text
 from analyzer.tui.store import Store
 from dissectors import CaptureState, dissect_frame
@@ -49,6 +51,7 @@ CAPTURES = ["gopacket_pcapng-tls12-https-with-dsb-keys.pcapng",
             "zeek_ipv4-fragments-udp.pcap",
             "zeek_ipv6-fragmented-dns-txt.pcap"]
 SLOTS = ("tcp_reassembly", "ip.reassembly", "ipv6.reassembly")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -240,6 +243,26 @@ def test_trees_with_a_small_cache_equal_those_with_every_pdu_kept(
     for n in order:
         assert tree_text(c.show(n)[0]) == want[n - 1], f"frame {n}"
     assert c.st.cache_used <= max(cache, max(sizes) + 2)
+
+
+# -- scoped dissection (display filters) ----------------------------------------------------
+
+def test_scoped_dissection_releases_the_pages_behind_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every STOP_EVERY frames, the file's mapped pages of the frames dissected since the
+    last time are let go, in order, up to the last batch (the trees are unchanged:
+    tests/test_filter_scoped.py)."""
+    monkeypatch.setattr(scoped, "STOP_EVERY", 16)
+    cap = first_pass(ROOT / "sample_pcaps" / "demo.pcapng")
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(cap.index, "release", lambda a, b: calls.append((a, b)),
+                        raising=False)
+    rows = list(range(0, len(cap), 3))
+    got = [r for r, _root, _pkt in scoped.dissect_rows(cap, rows)]
+    assert got == rows
+    assert len(calls) >= len(scoped.partitions(cap).scope(np.asarray(rows))) // 16
+    assert all(a <= b for a, b in calls)
+    assert all(b == a2 for (_a, b), (a2, _b) in zip(calls, calls[1:]))   # contiguous
+    assert calls[-1][1] > len(cap) // 2
 
 
 # -- the TUI store on real captures ---------------------------------------------------------

@@ -40,8 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from analyzer.capture import CaptureError
 from dissectors import CaptureState, dissect_frame
 from dissectors.packet import Packet
+from dissectors.reassembly import read_back
 from dissectors.tcp import TcpState
 from dissectors.tree import Node
 from dissectors.udp import UdpState
@@ -262,6 +264,16 @@ def _dissect(index: Any, i: int, state: CaptureState, tree: bool,
                          prev_ts_ns=prev_ts, prev_displayed_ts_ns=prev_ts)
 
 
+def _frame_reader(index: Any) -> Callable[[int], bytes | None]:
+    """Frame number -> its captured bytes, None when they cannot be read."""
+    def read(number: int) -> bytes | None:
+        try:
+            return index.raw_frame(number - 1).data
+        except (CaptureError, IndexError, OSError, ValueError):
+            return None
+    return read
+
+
 def partitions(cap: Any) -> Partitions:
     """The capture's partitions, built on first use and kept on the capture."""
     got = getattr(cap, "_partitions", None)
@@ -297,6 +309,9 @@ def dissect_rows(cap: Any, rows: Any, stop: Callable[[], bool] | None = None,
         else np.zeros(len(todo), bool)
     annotate = ScopedAnnotator(cap, rows, lazy=skip is not None)
     state = CaptureState()
+    # a scope can span most of a capture's TLS traffic: its reassembled PDUs are read
+    # back from their frames if needed again, not all kept in memory while this runs
+    read_back(state, _frame_reader(cap.index))
     ts = np.asarray(cap.index.ts_ns, np.int64)
     if len(ts):
         state.first_ts_ns = int(ts[0])
@@ -304,11 +319,19 @@ def dissect_rows(cap: Any, rows: Any, stop: Callable[[], bool] | None = None,
     udp_st = state.slot("udp", UdpState)
     prev = np.where(todo > 0, ts[np.maximum(todo - 1, 0)], -1).tolist()
     index = cap.index
+    # A file index's mapped pages count as our memory once read: a scope across the
+    # capture would hold most of the file (600 MB for a TLS filter on 1M packets)
+    release = getattr(index, "release", None)
+    released = int(todo[0])
     for k, (i, tree, again, pr, h, before) in enumerate(zip(
             todo.tolist(), want.tolist(), twice.tolist(), proto.tolist(),
             cap.cols.stream[todo].tolist(), prev)):
-        if stop is not None and k % STOP_EVERY == 0 and stop():
-            return
+        if k % STOP_EVERY == 0:
+            if stop is not None and stop():
+                return
+            if release is not None:
+                release(released, i)
+                released = i
         tcp_st.hint = h if pr == IPPROTO_TCP else None
         udp_st.hint = h if pr == IPPROTO_UDP else None
         before = before if i else None

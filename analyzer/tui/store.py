@@ -45,8 +45,7 @@ from analyzer.engine.summary import TRANSPORT
 from analyzer.textsafe import safe
 from dissectors import CaptureState, dissect_frame
 from dissectors.packet import Packet
-from dissectors.reassembly import Reassembler
-from dissectors.tcp_reassembly import TcpReassembly
+from dissectors.reassembly import read_back
 from dissectors.tree import Node
 
 from .analysis_proc import first_pass_offloaded
@@ -59,7 +58,6 @@ BATCH = 64             # frames dissected per hold of the state lock at most
 SETTLE_EVERY = 1 << 15  # frames the in-order dissection passes between two _settle() calls
 MMAP_THRESHOLD = 1 << 20  # C allocations from this size on are given back when freed
 RELEASE_EVERY = 64     # frames read out of order between two releases of the file's pages
-REASSEMBLERS = ("ip.reassembly", "ipv6.reassembly")   # IP fragment reassembly state slots
 QUIET = 0.15           # seconds the in-order worker rests after each key or click
 
 # Colouring rules, Wireshark's defaults in their order (first match wins); the name is
@@ -163,10 +161,8 @@ class Store:
         self.state = CaptureState()
         # Reassembled TCP PDUs and IP datagrams are read back from their frames when a
         # frame is dissected again, instead of all being kept in memory (tens of MB on a
-        # big capture): the dissectors' state slots, created before they would be
-        self.state.slot("tcp_reassembly", lambda: TcpReassembly(reread=self._frame_bytes))
-        for key in REASSEMBLERS:
-            self.state.slot(key, lambda: Reassembler(reread=self._frame_bytes))
+        # big capture)
+        read_back(self.state, self._frame_bytes)
         self.passed = 0                        # frames dissected in order so far
         self.cancel = threading.Event()
         self.stage = "index"                   # what the background work is doing
